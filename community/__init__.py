@@ -1,0 +1,3 @@
+"""community: a self-hosted, invite-only community forum."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""Who is asking: the request's database session, the member behind it, and the guards.
+
+Browser pages authenticate with the server-side session cookie; ``/api/`` authenticates only
+with ``Authorization: Bearer <token>``, never with cookies, so it needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community.accounts.models import Member
+from community.accounts.services import (
+    instance_settings,
+    member_for_api_token,
+    suspended_error,
+)
+from community.db import utcnow
+from community.errors import ServiceError
+
+SEEN_EVERY = timedelta(minutes=5)
+
+
+class AuthMiddleware(ASGIMiddleware):
+    """Opens the request's database session and puts the member (or None) in ``scope["user"]``."""
+
+    scopes = ("http",)  # type: ignore[assignment]
+
+    @staticmethod
+    def should_bypass_for_scope(scope: Scope) -> bool:  # type: ignore[override]
+        return scope["path"].startswith("/static/") or scope["path"] == "/healthz"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        state = scope["litestar_app"].state
+        async with state.sessionmaker() as db:
+            state_ = scope.setdefault("state", {})
+            state_["db"] = db
+            state_["site"] = await instance_settings(db, state.settings.name)
+            scope["user"] = await _authenticate(scope, db)
+            await next_app(scope, receive, send)
+
+
+async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:
+    if scope["path"].startswith("/api/"):
+        header = _header(scope, b"authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ServiceError("unauthorized", "Use 'Authorization: Bearer <token>'.", 401)
+        member = await member_for_api_token(db, token.strip())
+        if member is None:
+            raise ServiceError("invalid_token", "This API token is not valid.", 401)
+        if member.is_suspended():
+            raise suspended_error(member)
+        return member
+    session: dict[str, Any] = scope.get("session") or {}
+    member_id = session.get("member_id")
+    if not isinstance(member_id, int):
+        return None
+    member = await db.get(Member, member_id)
+    if member is None or member.session_epoch != session.get("epoch"):
+        session.clear()
+        return None
+    if member.is_suspended():
+        session.clear()
+        raise suspended_error(member)
+    now = utcnow()
+    if member.last_seen_at is None or now - member.last_seen_at > SEEN_EVERY:
+        member.last_seen_at = now
+        await db.commit()
+    return member
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def provide_db(request: Request[Any, Any, Any]) -> AsyncSession:
+    return request.state.db
+
+
+def provide_member(request: Request[Any, Any, Any]) -> Member:
+    member = request.scope.get("user")
+    if member is None:
+        raise NotAuthorizedException("Sign in first.")
+    return member
+
+
+def require_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-wide guard: everything needs a signed-in member unless its route says ``public``."""
+    if handler.opt.get("public"):
+        return
+    if connection.scope.get("user") is None:
+        raise NotAuthorizedException("Sign in first.")
+
+
+def require_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    member = connection.scope.get("user")
+    if member is None or not member.is_staff:
+        raise PermissionDeniedException("Only moderators and admins can do this.")
+
+
+def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    member = connection.scope.get("user")
+    if member is None or not member.is_admin:
+        raise PermissionDeniedException("Only admins can do this.")

@@ -1,0 +1,657 @@
+"""Accounts logic: members, groups, invites, API tokens, instance settings. No HTTP here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community.accounts.models import ROLES, ApiToken, Group, InstanceSetting, Invite, Member
+from community.accounts.security import (
+    hash_password,
+    hash_token,
+    needs_rehash,
+    new_token,
+    verify_password,
+)
+from community.db import utcnow
+from community.errors import ServiceError
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@([A-Za-z0-9-]+\.)+[A-Za-z0-9-]{2,}$")
+DOMAIN_RE = re.compile(r"^([a-z0-9-]+\.)+[a-z0-9-]{2,}$")
+INVITE_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+API_TOKEN_PREFIX = "cmt_"
+PASSWORD_MIN, PASSWORD_MAX = 10, 256
+INVITE_POLICIES = ("admins", "staff", "members")
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+def check_username(username: Any) -> str:
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        raise ServiceError(
+            "invalid_username",
+            "Usernames are 3 to 32 letters, digits, underscores or hyphens.",
+            422,
+            field="username",
+        )
+    return username
+
+
+def check_password(password: Any) -> str:
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise ServiceError(
+            "invalid_password",
+            f"Passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long.",
+            422,
+            field="password",
+        )
+    return password
+
+
+def check_email(email: Any) -> str | None:
+    if email is None or email == "":
+        return None
+    if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.match(email.strip()):
+        raise ServiceError(
+            "invalid_email", "That does not look like an email address.", 422, field="email"
+        )
+    return email.strip()
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ServiceError("invalid_role", f"Role must be one of: {', '.join(ROLES)}.", 422)
+    return role
+
+
+def check_group_name(name: Any) -> str:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64:
+        raise ServiceError("invalid_group", "Group names are 1 to 64 characters.", 422)
+    return name.strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Instance settings
+
+SETTING_DEFAULTS: dict[str, Any] = {"invite_policy": "admins", "invite_quota": 5}
+
+
+async def instance_settings(db: AsyncSession, default_name: str) -> dict[str, Any]:
+    """Every instance setting, stored values over defaults."""
+    rows = (await db.execute(select(InstanceSetting))).scalars()
+    values = {"name": default_name, **SETTING_DEFAULTS}
+    values.update({row.key: row.value for row in rows})
+    return values
+
+
+async def update_instance_settings(db: AsyncSession, changes: dict[str, Any]) -> None:
+    clean: dict[str, Any] = {}
+    if "name" in changes:
+        name = str(changes["name"] or "").strip()
+        if not 1 <= len(name) <= 100:
+            raise ServiceError("invalid_name", "The community name is 1 to 100 characters.", 422)
+        clean["name"] = name
+    if "invite_policy" in changes:
+        if changes["invite_policy"] not in INVITE_POLICIES:
+            raise ServiceError(
+                "invalid_invite_policy",
+                f"Who may invite must be one of: {', '.join(INVITE_POLICIES)}.",
+                422,
+            )
+        clean["invite_policy"] = changes["invite_policy"]
+    if "invite_quota" in changes:
+        quota = _int(changes["invite_quota"], "invite_quota", 0, 1000)
+        clean["invite_quota"] = quota
+    for key, value in clean.items():
+        await db.merge(InstanceSetting(key=key, value=value))
+    await db.commit()
+
+
+def _int(value: Any, field: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not low <= number <= high:
+        raise ServiceError(
+            f"invalid_{field}", f"{field} must be a whole number from {low} to {high}.", 422
+        )
+    return number
+
+
+# ---------------------------------------------------------------------------------------------
+# Members
+
+
+async def member_by_username(db: AsyncSession, username: str) -> Member:
+    member = await db.scalar(select(Member).where(Member.username_key == username.lower()))
+    if member is None:
+        raise ServiceError("unknown_member", f"No member is called {username!r}.", 404)
+    return member
+
+
+async def create_member(
+    db: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    email: str | None = None,
+    role: str = "member",
+) -> Member:
+    """Add a member without an invite (the command line's first admin) and commit."""
+    check_username(username)
+    check_password(password)
+    email = check_email(email)
+    check_role(role)
+    await _check_username_free(db, username)
+    member = await _insert_member(
+        db, username=username, password_hash=await hash_password(password), email=email, role=role
+    )
+    await db.commit()
+    return member
+
+
+async def _check_username_free(db: AsyncSession, username: str) -> None:
+    if await db.scalar(select(Member.id).where(Member.username_key == username.lower())):
+        raise _username_taken(username)
+
+
+async def _insert_member(
+    db: AsyncSession,
+    *,
+    username: str,
+    password_hash: str,
+    email: str | None,
+    role: str,
+    invite: Invite | None = None,
+) -> Member:
+    member = Member(
+        username=username,
+        username_key=username.lower(),
+        display_name=username,
+        email=email,
+        password_hash=password_hash,
+        role=role,
+        invite_id=invite.id if invite else None,
+        invited_by_id=invite.created_by_id if invite else None,
+        session_epoch=0,
+        last_seen_at=utcnow(),
+    )
+    member.groups = list(invite.groups) if invite else []
+    db.add(member)
+    try:
+        await db.flush()
+    except IntegrityError:
+        # Someone took the name since we looked; rolling back also returns the invite's use.
+        await db.rollback()
+        raise _username_taken(username) from None
+    await db.refresh(member, ["groups", "invited_by"])
+    return member
+
+
+def _username_taken(username: str) -> ServiceError:
+    return ServiceError(
+        "username_taken", f"The username {username!r} is taken.", 409, field="username"
+    )
+
+
+async def authenticate(db: AsyncSession, username: str, password: str) -> Member:
+    """The member with these credentials, or ServiceError 401/403."""
+    member = None
+    if isinstance(username, str) and USERNAME_RE.match(username):
+        member = await db.scalar(select(Member).where(Member.username_key == username.lower()))
+    ok = await verify_password(member.password_hash if member else None, password)
+    if member is None or not ok:
+        raise ServiceError("invalid_credentials", "Wrong username or password.", 401)
+    if member.is_suspended():
+        raise suspended_error(member)
+    if needs_rehash(member.password_hash):
+        member.password_hash = await hash_password(password)
+    member.last_seen_at = utcnow()
+    await db.commit()
+    return member
+
+
+def suspended_error(member: Member) -> ServiceError:
+    until = member.suspended_until
+    detail = f"This account is suspended until {until:%Y-%m-%d %H:%M} UTC." if until else ""
+    if member.suspended_reason:
+        detail += f" Reason: {member.suspended_reason}"
+    return ServiceError(
+        "suspended",
+        detail.strip(),
+        403,
+        suspended_until=until.isoformat() if until else None,
+    )
+
+
+async def set_role(db: AsyncSession, member: Member, role: str) -> Member:
+    check_role(role)
+    if member.role == "admin" and role != "admin":
+        admins = await db.scalar(select(func.count()).where(Member.role == "admin"))
+        if admins == 1:
+            raise ServiceError("last_admin", "The last admin cannot lose the admin role.", 409)
+    member.role = role
+    await db.commit()
+    return member
+
+
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+async def suspend(
+    db: AsyncSession, member: Member, until: datetime | None = None, reason: str | None = None
+) -> Member:
+    """Suspend until a time (default: indefinitely); open sessions and tokens stop at once."""
+    if member.is_admin:
+        raise ServiceError("cannot_suspend_admin", "Admins cannot be suspended.", 409)
+    if until is not None and until <= utcnow():
+        raise ServiceError("invalid_until", "The suspension must end in the future.", 422)
+    member.suspended_until = until or FOREVER
+    member.suspended_reason = (reason or "").strip() or None
+    member.session_epoch += 1
+    await db.commit()
+    return member
+
+
+def parse_until(value: str) -> datetime:
+    """An ISO date or date-time; a bare date means the start of that day, UTC."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        raise ServiceError(
+            "invalid_until", f"{value!r} is not a date; use YYYY-MM-DD or an ISO date-time.", 422
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+async def unsuspend(db: AsyncSession, member: Member) -> Member:
+    member.suspended_until = None
+    member.suspended_reason = None
+    await db.commit()
+    return member
+
+
+async def search_members(db: AsyncSession, query: str = "", limit: int = 50) -> list[Member]:
+    stmt = select(Member).order_by(Member.username_key).limit(limit)
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(
+            or_(Member.username_key.like(like), func.lower(Member.display_name).like(like))
+        )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def change_password(
+    db: AsyncSession, member: Member, current: str, new: str
+) -> Member:
+    if not await verify_password(member.password_hash, current):
+        raise ServiceError("invalid_credentials", "Your current password is wrong.", 401)
+    check_password(new)
+    member.password_hash = await hash_password(new)
+    member.session_epoch += 1
+    await db.commit()
+    return member
+
+
+async def update_profile(
+    db: AsyncSession, member: Member, display_name: Any, email: Any
+) -> Member:
+    name = str(display_name or "").strip()
+    if not 1 <= len(name) <= 64:
+        raise ServiceError("invalid_display_name", "Display names are 1 to 64 characters.", 422)
+    member.display_name = name
+    member.email = check_email(email)
+    await db.commit()
+    return member
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups
+
+
+async def list_groups(db: AsyncSession) -> list[tuple[Group, int]]:
+    from community.accounts.models import group_members
+
+    count = (
+        select(func.count())
+        .where(group_members.c.group_id == Group.id)
+        .correlate(Group)
+        .scalar_subquery()
+    )
+    rows = await db.execute(select(Group, count).order_by(Group.name_key))
+    return [(group, n) for group, n in rows.tuples()]
+
+
+async def group_by_name(db: AsyncSession, name: str) -> Group:
+    group = await db.scalar(select(Group).where(Group.name_key == name.strip().lower()))
+    if group is None:
+        raise ServiceError("unknown_group", f"No group is called {name!r}.", 404)
+    return group
+
+
+async def create_group(db: AsyncSession, name: Any) -> Group:
+    name = check_group_name(name)
+    if await db.scalar(select(Group.id).where(Group.name_key == name.lower())):
+        raise ServiceError("group_exists", f"A group called {name!r} exists.", 409)
+    group = Group(name=name, name_key=name.lower())
+    db.add(group)
+    await db.commit()
+    return group
+
+
+async def group_members_of(db: AsyncSession, group: Group) -> list[Member]:
+    from community.accounts.models import group_members
+
+    stmt = (
+        select(Member)
+        .join(group_members, group_members.c.member_id == Member.id)
+        .where(group_members.c.group_id == group.id)
+        .order_by(Member.username_key)
+    )
+    return list((await db.execute(stmt)).scalars())
+
+
+async def add_to_group(db: AsyncSession, group: Group, member: Member) -> None:
+    if group not in member.groups:
+        member.groups.append(group)
+        await db.commit()
+
+
+async def remove_from_group(db: AsyncSession, group: Group, member: Member) -> None:
+    if group in member.groups:
+        member.groups.remove(group)
+        await db.commit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Invites
+
+
+def parse_expiry(value: Any) -> timedelta | None:
+    """"7d", "12h", "30m", a number of days, or "never" (None)."""
+    text = str(value if value is not None else "never").strip().lower()
+    if text in ("never", "none", "0", ""):
+        return None
+    match = re.fullmatch(r"(\d{1,5})\s*([dhm]?)", text)
+    if not match:
+        raise ServiceError(
+            "invalid_expires",
+            f"Expiry {value!r} is not understood; use e.g. 7d, 12h, 30m or never.",
+            422,
+        )
+    unit = {"d": "days", "h": "hours", "m": "minutes", "": "days"}[match.group(2)]
+    delta = timedelta(**{unit: int(match.group(1))})
+    if delta > timedelta(days=3650):
+        raise ServiceError("invalid_expires", "Invites expire within ten years.", 422)
+    return delta
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    invite: Invite
+    token: str
+
+
+async def may_invite(db: AsyncSession, member: Member, settings: dict[str, Any]) -> str | None:
+    """None when ``member`` may create an invite now, else the reason why not."""
+    policy = settings["invite_policy"]
+    if member.is_admin:
+        return None
+    if policy == "admins":
+        return "Only admins can invite people."
+    if member.role == "moderator":
+        return None
+    if policy == "staff":
+        return "Only admins and moderators can invite people."
+    month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    made = await db.scalar(
+        select(func.count())
+        .select_from(Invite)
+        .where(Invite.created_by_id == member.id, Invite.created_at >= month_start)
+    )
+    if made >= settings["invite_quota"]:
+        return f"You have used your {settings['invite_quota']} invites for this month."
+    return None
+
+
+async def create_invite(
+    db: AsyncSession,
+    creator: Member | None,
+    *,
+    settings: dict[str, Any],
+    max_uses: Any = 1,
+    expires_in: timedelta | None = timedelta(days=7),
+    note: str | None = None,
+    groups: list[str] | None = None,
+    email: Any = None,
+    domain: Any = None,
+    role: str = "member",
+) -> NewInvite:
+    """A new invite; ``creator`` None means the command line (the operator)."""
+    if creator is not None:
+        reason = await may_invite(db, creator, settings)
+        if reason:
+            raise ServiceError("invite_not_allowed", reason, 403)
+        if groups and not creator.is_admin:
+            raise ServiceError(
+                "invite_not_allowed", "Only admins can add invitees to groups.", 403
+            )
+    uses = _int(max_uses, "max_uses", 1, 10_000)
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise ServiceError("invalid_expires", "Invites must expire in the future.", 422)
+    email = check_email(email)
+    if domain:
+        domain = str(domain).strip().lower().lstrip("@")
+        if not DOMAIN_RE.match(domain):
+            raise ServiceError("invalid_domain", f"{domain!r} is not an email domain.", 422)
+    if email and domain:
+        raise ServiceError(
+            "invalid_invite", "Restrict an invite to one email or one domain, not both.", 422
+        )
+    group_rows = [await group_by_name(db, name) for name in groups or []]
+    if note is not None and len(note) > 500:
+        raise ServiceError("invalid_note", "Notes are at most 500 characters.", 422)
+    token, token_hash = new_token()
+    invite = Invite(
+        token_hash=token_hash,
+        created_by_id=creator.id if creator else None,
+        max_uses=uses,
+        uses=0,
+        expires_at=utcnow() + expires_in if expires_in else None,
+        note=(note or "").strip() or None,
+        email=email,
+        domain=domain or None,
+        role=role,
+    )
+    invite.groups = group_rows
+    db.add(invite)
+    await db.commit()
+    return NewInvite(invite, token)
+
+
+INVITE_GONE = {
+    "expired": ("invite_expired", "This invite has expired."),
+    "revoked": ("invite_revoked", "This invite was revoked."),
+    "used": ("invite_used", "This invite has been used up."),
+}
+
+
+async def find_invite(db: AsyncSession, token: str) -> Invite:
+    """The active invite behind ``token``, or ServiceError 404/410 saying what is wrong."""
+    if not INVITE_TOKEN_RE.match(token or ""):
+        raise ServiceError("invite_malformed", "This invite link is malformed.", 404)
+    invite = await db.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
+    if invite is None:
+        raise ServiceError("invite_unknown", "This invite link does not exist.", 404)
+    state = invite.state()
+    if state != "active":
+        code, detail = INVITE_GONE[state]
+        raise ServiceError(code, detail, 410)
+    return invite
+
+
+async def redeem_invite(
+    db: AsyncSession, token: str, *, username: Any, password: Any, email: Any = None
+) -> Member:
+    """Register a member through an invite; exactly one caller wins the invite's last use."""
+    invite = await find_invite(db, token)
+    check_username(username)
+    check_password(password)
+    email = check_email(email)
+    if invite.email and (email or "").lower() != invite.email.lower():
+        raise ServiceError(
+            "invite_email_mismatch",
+            "This invite is for another email address.",
+            422,
+            field="email",
+        )
+    if invite.domain and not (email or "").lower().endswith("@" + invite.domain):
+        raise ServiceError(
+            "invite_email_mismatch",
+            f"This invite is for email addresses at {invite.domain}.",
+            422,
+            field="email",
+        )
+    await _check_username_free(db, username)
+    password_hash = await hash_password(password)
+    now = utcnow()
+    claimed = await db.execute(
+        update(Invite)
+        .where(
+            Invite.id == invite.id,
+            Invite.uses < Invite.max_uses,
+            Invite.revoked_at.is_(None),
+            or_(Invite.expires_at.is_(None), Invite.expires_at > now),
+        )
+        .values(uses=Invite.uses + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        await db.rollback()
+        await db.refresh(invite)
+        code, detail = INVITE_GONE.get(invite.state(), INVITE_GONE["used"])
+        raise ServiceError(code, detail, 410)
+    member = await _insert_member(
+        db,
+        username=username,
+        password_hash=password_hash,
+        email=email,
+        role=invite.role,
+        invite=invite,
+    )
+    await db.commit()
+    return member
+
+
+async def list_invites(db: AsyncSession, creator: Member | None = None) -> list[Invite]:
+    stmt = select(Invite).where(Invite.role == "member").order_by(Invite.id.desc()).limit(500)
+    if creator is not None:
+        stmt = stmt.where(Invite.created_by_id == creator.id)
+    return list((await db.execute(stmt)).scalars())
+
+
+async def invite_by_id(db: AsyncSession, invite_id: int, by: Member | None = None) -> Invite:
+    """The invite; a non-admin ``by`` only finds their own."""
+    stmt = select(Invite).where(Invite.id == invite_id)
+    if by is not None and not by.is_admin:
+        stmt = stmt.where(Invite.created_by_id == by.id)
+    invite = await db.scalar(stmt)
+    if invite is None:
+        raise ServiceError("unknown_invite", f"No invite has the id {invite_id}.", 404)
+    return invite
+
+
+async def revoke_invite(db: AsyncSession, invite: Invite) -> Invite:
+    if invite.revoked_at is None:
+        invite.revoked_at = utcnow()
+        await db.commit()
+    return invite
+
+
+async def invite_tree(db: AsyncSession) -> list[tuple[Member, int]]:
+    """Every member with their depth, in tree order: who invited whom."""
+    members = list((await db.execute(select(Member).order_by(Member.created_at))).scalars())
+    children: dict[int | None, list[Member]] = {}
+    for member in members:
+        children.setdefault(member.invited_by_id, []).append(member)
+    ordered: list[tuple[Member, int]] = []
+    stack = [(member, 0) for member in reversed(children.get(None, []))]
+    while stack:
+        member, depth = stack.pop()
+        ordered.append((member, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(member.id, [])))
+    return ordered
+
+
+async def setup_link(db: AsyncSession) -> str | None:
+    """A fresh one-time admin setup token when there is no admin yet, else None."""
+    if await db.scalar(select(Member.id).where(Member.role == "admin").limit(1)):
+        return None
+    # Only the newest setup link works: the previous ones were printed and may be lost.
+    await db.execute(
+        update(Invite)
+        .where(Invite.role == "admin", Invite.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    new = await create_invite(
+        db, None, settings=SETTING_DEFAULTS, expires_in=timedelta(days=7), role="admin",
+        note="First admin setup",
+    )
+    return new.token
+
+
+# ---------------------------------------------------------------------------------------------
+# API tokens
+
+
+async def create_api_token(db: AsyncSession, member: Member, name: Any = "") -> tuple[ApiToken, str]:
+    label = str(name or "").strip() or "API token"
+    if len(label) > 64:
+        raise ServiceError("invalid_name", "Token names are at most 64 characters.", 422)
+    token, token_hash = new_token(API_TOKEN_PREFIX)
+    row = ApiToken(member_id=member.id, name=label, token_hash=token_hash)
+    db.add(row)
+    await db.commit()
+    return row, token
+
+
+async def list_api_tokens(db: AsyncSession, member: Member) -> list[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.member_id == member.id).order_by(ApiToken.id.desc())
+    return list((await db.execute(stmt)).scalars())
+
+
+async def revoke_api_token(db: AsyncSession, member: Member, token_id: int) -> None:
+    row = await db.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.member_id == member.id)
+    )
+    if row is None:
+        raise ServiceError("unknown_token", f"You have no token with the id {token_id}.", 404)
+    await db.delete(row)
+    await db.commit()
+
+
+async def member_for_api_token(db: AsyncSession, token: str) -> Member | None:
+    row = await db.execute(
+        select(ApiToken, Member)
+        .join(Member, Member.id == ApiToken.member_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    )
+    found = row.first()
+    if found is None:
+        return None
+    api_token, member = found
+    now = utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=5):
+        api_token.last_used_at = now
+        member.last_seen_at = now
+        await db.commit()
+    return member

@@ -1,0 +1,141 @@
+"""``create_app(settings)``: the Litestar application, embedded or on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+
+from community import __version__
+from community.accounts import api as accounts_api
+from community.accounts import routes as accounts_routes
+from community.accounts.auth import AuthMiddleware, provide_db, provide_member, require_member
+from community.admin import routes as admin_routes
+from community.db import create_engine, create_sessionmaker, ping
+from community.errors import ServiceError
+from community.ratelimit import RateLimiter
+from community.settings import Settings, load_settings
+from community.web import (
+    STATIC_DIR,
+    add_security_headers,
+    handle_http_error,
+    handle_internal_error,
+    handle_service_error,
+    template_config,
+)
+from community.web.sessions import SessionConfig
+
+log = logging.getLogger("community")
+
+
+@get("/healthz", opt={"public": True}, tags=["health"])
+async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """200 when the database (and Redis, when configured) answer; 503 naming what failed."""
+    state = request.app.state
+    body = {"status": "ok", "database": "ok", "redis": "embedded"}
+    try:
+        await ping(state.engine)
+    except Exception as exc:
+        log.warning("health: database unreachable: %s", exc)
+        body["status"], body["database"] = "error", "unreachable"
+    if state.redis is not None:
+        try:
+            await state.redis.ping()
+            body["redis"] = "ok"
+        except Exception as exc:
+            log.warning("health: redis unreachable: %s", exc)
+            body["status"], body["redis"] = "error", "unreachable"
+    return Response(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+def create_app(settings: Settings | None = None, *, namespace: str = "community") -> Litestar:
+    """The application. ``namespace`` prefixes every Redis key (tests use their own)."""
+    settings = settings or load_settings()
+    engine = create_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    if redis is not None:
+        stores = {
+            "sessions": RedisStore(redis, namespace=f"{namespace}:sessions"),
+            "cache": RedisStore(redis, namespace=f"{namespace}:cache"),
+        }
+        channels_backend: Any = RedisChannelsPubSubBackend(redis=redis)
+    else:
+        # File-backed sessions survive a restart of the embedded server.
+        stores = {
+            "sessions": FileStore(settings.var_dir / "sessions", create_directories=True),
+            "cache": MemoryStore(),
+        }
+        channels_backend = MemoryChannelsBackend()
+
+    async def close() -> None:
+        await engine.dispose()
+        if redis is not None:
+            await redis.aclose()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            *accounts_routes.routes,
+            accounts_api.router,
+            admin_routes.router,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"
+            ),
+        ],
+        state=State(
+            {
+                "settings": settings,
+                "engine": engine,
+                "sessionmaker": create_sessionmaker(engine),
+                "redis": redis,
+                "limiter": RateLimiter(redis, namespace),
+            }
+        ),
+        stores=stores,
+        dependencies={"db": Provide(provide_db, sync_to_thread=False),
+                      "member": Provide(provide_member, sync_to_thread=False)},
+        guards=[require_member],
+        middleware=[
+            SessionConfig(
+                store="sessions",
+                secure=settings.secure_cookies,
+                samesite="lax",
+                httponly=True,
+                max_age=60 * 60 * 24 * 30,
+                renew_on_access=True,
+                exclude=["^/static/", "^/api/", "^/healthz$"],
+            ).middleware,
+            AuthMiddleware(),
+        ],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            exclude=["^/api/"],
+        ),
+        plugins=[ChannelsPlugin(backend=channels_backend, arbitrary_channels_allowed=True)],
+        template_config=template_config(),
+        exception_handlers={
+            ServiceError: handle_service_error,
+            HTTPException: handle_http_error,
+            Exception: handle_internal_error,
+        },
+        before_send=[add_security_headers],
+        on_shutdown=[close],
+        openapi_config=OpenAPIConfig(title="community", version=__version__, path="/schema"),
+        debug=False,
+    )

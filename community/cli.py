@@ -1,0 +1,324 @@
+"""The ``community`` command. Errors are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import migrate
+from community.accounts import services
+from community.db import create_engine, create_sessionmaker
+from community.errors import ServiceError
+from community.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A command refuses: printed as one line, exit code 2."""
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    """Run ``work`` with a database session on a migrated database."""
+    config = settings()
+    if not migrate.is_current(config.database_url):
+        raise CommandError("the database is not migrated; run `community init` first")
+
+    async def main() -> T:
+        engine = create_engine(config.database_url)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                return await work(db, config)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="community")
+def cli() -> None:
+    """community: a self-hosted, invite-only community forum."""
+
+
+# ---------------------------------------------------------------------------------------------
+# init, serve, db
+
+
+@cli.command()
+@click.option("--admin-username", help="Create the first admin with this username.")
+@click.option(
+    "--admin-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the first admin's password from this file (else asked on a terminal).",
+)
+def init(admin_username: str | None, admin_password_file: Path | None) -> None:
+    """Migrate the database and make sure there is an admin (running it twice changes nothing)."""
+    config = settings()
+    migrate.upgrade(config.database_url)
+    if admin_password_file and not admin_username:
+        raise CommandError("--admin-password-file needs --admin-username")
+    password = None
+    if admin_username:
+        if admin_password_file:
+            try:
+                password = admin_password_file.read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise CommandError(f"cannot read {admin_password_file}: {exc.strerror}") from None
+        elif sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {admin_username}: ")
+            if getpass.getpass("Again: ") != password:
+                raise CommandError("the passwords do not match")
+        else:
+            raise CommandError("give --admin-password-file, or run on a terminal to be asked")
+
+    async def work(db: AsyncSession, config: Settings) -> None:
+        admins = [m for m in await services.search_members(db, limit=1000) if m.is_admin]
+        if admins:
+            click.echo(f"Database ready. Admin: {admins[0].username}.")
+            return
+        if admin_username and password is not None:
+            await services.create_member(
+                db, username=admin_username, password=password, role="admin"
+            )
+            click.echo(f"Database ready. Created the admin {admin_username}.")
+            return
+        token = await services.setup_link(db)
+        click.echo("Database ready. There is no admin yet: open this one-time link to create one:")
+        click.echo(f"{config.base_url}/invite/{token}")
+
+    run_db(work)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the forum over HTTP."""
+    import uvicorn
+
+    config = settings()
+    if not migrate.is_current(config.database_url):
+        raise CommandError("the database is not migrated; run `community init` first")
+    click.echo(f"Serving {config.base_url} (listening on http://{host}:{port})")
+    uvicorn.run(
+        "community.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="heads")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: all heads)."""
+    migrate.upgrade(settings().database_url, revision)
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (default: one step; "base" for all)."""
+    migrate.downgrade(settings().database_url, revision)
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's revision."""
+    click.echo(migrate.current(settings().database_url) or "(empty database)")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    migrate.check(settings().database_url)
+    click.echo("Models and migrations agree.")
+
+
+# ---------------------------------------------------------------------------------------------
+# invite
+
+
+@cli.group()
+def invite() -> None:
+    """Create, list and revoke invites."""
+
+
+@invite.command("create")
+@click.option("--uses", default=1, show_default=True, help="How many people may use it.")
+@click.option("--expires", default="7d", show_default=True, help="7d, 12h, 30m or never.")
+@click.option("--note", help="A note for admins.")
+@click.option("--group", "groups", multiple=True, help="A group the invitee joins (repeatable).")
+@click.option("--email", help="Only this email address may use it.")
+@click.option("--domain", help="Only email addresses at this domain may use it.")
+def invite_create(
+    uses: int, expires: str, note: str | None, groups: tuple[str, ...], email: str | None,
+    domain: str | None,
+) -> None:
+    """Create an invite and print its URL on its own line."""
+
+    async def work(db: AsyncSession, config: Settings) -> str:
+        site = await services.instance_settings(db, config.name)
+        new = await services.create_invite(
+            db, None, settings=site, max_uses=uses, expires_in=services.parse_expiry(expires),
+            note=note, groups=list(groups), email=email, domain=domain,
+        )
+        return f"{config.base_url}/invite/{new.token}"
+
+    click.echo(run_db(work))
+
+
+@invite.command("list")
+def invite_list() -> None:
+    """List invites, newest first."""
+
+    async def work(db: AsyncSession, config: Settings) -> list[str]:
+        lines = [f"{'ID':>5}  {'STATE':8} {'USES':>9}  {'EXPIRES':16}  {'BY':16} NOTE"]
+        for inv in await services.list_invites(db):
+            expires = f"{inv.expires_at:%Y-%m-%d %H:%M}" if inv.expires_at else "never"
+            by = inv.created_by.username if inv.created_by else "-"
+            uses = f"{inv.uses}/{inv.max_uses}"
+            lines.append(
+                f"{inv.id:>5}  {inv.state():8} {uses:>9}  {expires:16}  {by:16} {inv.note or ''}"
+            )
+        return lines
+
+    click.echo("\n".join(run_db(work)))
+
+
+@invite.command("revoke")
+@click.argument("invite_id", type=int)
+def invite_revoke(invite_id: int) -> None:
+    """Revoke an invite by its ID."""
+
+    async def work(db: AsyncSession, _: Settings) -> None:
+        await services.revoke_invite(db, await services.invite_by_id(db, invite_id))
+
+    run_db(work)
+    click.echo(f"Revoked invite {invite_id}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# user, token
+
+
+@cli.group()
+def user() -> None:
+    """List members, change roles, suspend."""
+
+
+@user.command("list")
+def user_list() -> None:
+    """List members."""
+
+    async def work(db: AsyncSession, _: Settings) -> list[str]:
+        lines = [f"{'USERNAME':32} {'ROLE':10} {'STATUS':10} {'JOINED':10} INVITED BY"]
+        for m in await services.search_members(db, limit=100_000):
+            status = "suspended" if m.is_suspended() else "active"
+            by = m.invited_by.username if m.invited_by else "-"
+            lines.append(f"{m.username:32} {m.role:10} {status:10} {m.created_at:%Y-%m-%d} {by}")
+        return lines
+
+    click.echo("\n".join(run_db(work)))
+
+
+@user.command("set-role")
+@click.argument("name")
+@click.argument("role")
+def user_set_role(name: str, role: str) -> None:
+    """Make NAME a member, moderator or admin."""
+
+    async def work(db: AsyncSession, _: Settings) -> None:
+        await services.set_role(db, await services.member_by_username(db, name), role)
+
+    run_db(work)
+    click.echo(f"{name} is now {role}.")
+
+
+@user.command("suspend")
+@click.argument("name")
+@click.option("--until", help="YYYY-MM-DD or an ISO date-time (default: indefinitely).")
+@click.option("--reason", help="Shown to the member when they try to sign in.")
+def user_suspend(name: str, until: str | None, reason: str | None) -> None:
+    """Suspend NAME: they cannot sign in, their sessions and tokens stop at once."""
+
+    async def work(db: AsyncSession, _: Settings) -> None:
+        when = services.parse_until(until) if until else None
+        await services.suspend(db, await services.member_by_username(db, name), when, reason)
+
+    run_db(work)
+    click.echo(f"Suspended {name}" + (f" until {until}." if until else "."))
+
+
+@user.command("unsuspend")
+@click.argument("name")
+def user_unsuspend(name: str) -> None:
+    """Lift NAME's suspension."""
+
+    async def work(db: AsyncSession, _: Settings) -> None:
+        await services.unsuspend(db, await services.member_by_username(db, name))
+
+    run_db(work)
+    click.echo(f"{name} is no longer suspended.")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="Command line", show_default=True)
+def token_create(username: str, name: str) -> None:
+    """Create an API token for USERNAME and print it on its own line."""
+
+    async def work(db: AsyncSession, _: Settings) -> str:
+        member = await services.member_by_username(db, username)
+        return (await services.create_api_token(db, member, name))[1]
+
+    click.echo(run_db(work))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="community", standalone_mode=False)
+    except (SettingsError, CommandError) as exc:
+        _fail(str(exc))
+    except ServiceError as exc:
+        _fail(exc.detail)
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except Exception as exc:  # alembic and the database report their own failures
+        if type(exc).__module__.startswith(("alembic", "sqlalchemy", "asyncpg", "OSError")):
+            _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise
+    return None
+
+
+def _fail(message: str) -> None:
+    click.echo(f"community: error: {message}", err=True)
+    sys.exit(2)

@@ -1,0 +1,111 @@
+"""Typed settings read from ``COMMUNITY_*`` environment variables.
+
+Every field is documented here and in the README. A bad value raises :class:`SettingsError`,
+which the CLI turns into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    """SQLAlchemy async URL. Default: SQLite file ``./var/community.db``."""
+    redis_url: str | None
+    """Redis URL; when unset, sessions, rate limits, caches and pub/sub stay in-process."""
+    secret_key: str
+    """Signs CSRF tokens. Default: generated once and kept in ``./var/secret_key``."""
+    base_url: str
+    """Public URL of the site, used in invite links. Default ``http://127.0.0.1:8000``."""
+    name: str
+    """The community's name until an admin changes it in the instance settings."""
+    var_dir: Path
+    """Where the embedded database, sessions and the generated secret live."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def _database_url(value: str) -> str:
+    name = "COMMUNITY_DATABASE_URL"
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise SettingsError(f"{name}: not a database URL: {value!r}") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+asyncpg")
+    else:
+        raise SettingsError(f"{name}: unsupported database {backend!r}; use sqlite or postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def _redis_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise SettingsError(f"COMMUNITY_REDIS_URL: not a redis:// URL: {value!r}")
+    return value
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"COMMUNITY_BASE_URL: must be an http:// or https:// URL: {value!r}")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"COMMUNITY_BASE_URL: must not have a query or fragment: {value!r}")
+    return value.rstrip("/")
+
+
+def _secret_key(value: str | None, var_dir: Path) -> str:
+    if value is not None:
+        if len(value) < 32:
+            raise SettingsError("COMMUNITY_SECRET_KEY: must be at least 32 characters long")
+        return value
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("COMMUNITY_VAR_DIR", "var")).resolve()
+    database_url = env.get("COMMUNITY_DATABASE_URL") or f"sqlite:///{var_dir / 'community.db'}"
+    redis_url = env.get("COMMUNITY_REDIS_URL") or None
+    name = env.get("COMMUNITY_NAME", "Community").strip()
+    if not name or len(name) > 100:
+        raise SettingsError("COMMUNITY_NAME: must be 1 to 100 characters")
+    return Settings(
+        database_url=_database_url(database_url),
+        redis_url=_redis_url(redis_url) if redis_url else None,
+        secret_key=_secret_key(env.get("COMMUNITY_SECRET_KEY") or None, var_dir),
+        base_url=_base_url(env.get("COMMUNITY_BASE_URL", "http://127.0.0.1:8000")),
+        name=name,
+        var_dir=var_dir,
+    )

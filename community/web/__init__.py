@@ -1,0 +1,125 @@
+"""The web layer's shared pieces: templates, rendering, error pages, security headers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.response import Redirect, Template
+from litestar.template import TemplateConfig
+from litestar.types import Message, Scope
+
+from community.errors import ServiceError
+from community.resources import resource_dir
+
+log = logging.getLogger("community")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    environment = Environment(
+        loader=FileSystemLoader([resource_dir("templates")]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        enable_async=False,
+    )
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def render(
+    request: Request[Any, Any, Any], name: str, status_code: int = 200, **context: Any
+) -> Template:
+    """A page with the base context every template may use."""
+    site = request.scope.get("state", {}).get("site") or {"name": request.app.state.settings.name}
+    return Template(
+        name,
+        context={"member": request.scope.get("user"), "site": site, **context},
+        status_code=status_code,
+    )
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start":
+        message.setdefault("headers", [])
+        message["headers"] = [*message["headers"], *SECURITY_HEADERS]  # type: ignore[typeddict-item]
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> Response[Any]:
+    headers = {}
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    if wants_json(request):
+        return Response(exc.to_json(), status_code=exc.status, headers=headers)
+    if exc.code == "suspended":
+        request.clear_session()
+    return _error_page(request, exc.status, exc.detail, headers)
+
+
+def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    detail = exc.detail
+    if isinstance(exc, NotAuthorizedException) and not wants_json(request):
+        target = "/signin"
+        if request.method == "GET" and request.url.path not in ("/", "/signin"):
+            target += "?next=" + request.url.path
+        if request.headers.get("hx-request"):
+            return Response(b"", status_code=204, headers={"HX-Redirect": target})
+        return Redirect(target)
+    if status == 400 and exc.extra:
+        detail = f"{detail}: {exc.extra}" if isinstance(exc.extra, str) else detail
+    if wants_json(request):
+        body = {"error": HTTP_CODES.get(status, "error"), "detail": detail}
+        if isinstance(exc.extra, list) and exc.extra:
+            body["problems"] = exc.extra
+        return Response(body, status_code=status, headers=exc.headers or {})
+    return _error_page(request, status, detail, exc.headers or {})
+
+
+def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    detail = "Something went wrong on our side. It has been logged."
+    if wants_json(request):
+        return Response({"error": "internal", "detail": detail}, status_code=500)
+    return _error_page(request, 500, detail, {})
+
+
+def _error_page(
+    request: Request[Any, Any, Any], status: int, detail: str, headers: dict[str, str]
+) -> Response[Any]:
+    page = render(request, "error.html", status_code=status, status=status, detail=detail)
+    page.headers.update(headers)
+    return page
