@@ -106,8 +106,10 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             }
         ),
         stores=stores,
-        dependencies={"db": Provide(provide_db, sync_to_thread=False),
-                      "member": Provide(provide_member, sync_to_thread=False)},
+        dependencies={
+            "db": Provide(provide_db, sync_to_thread=False),
+            "member": Provide(provide_member, sync_to_thread=False),
+        },
         guards=[require_member],
         middleware=[
             SessionConfig(

@@ -173,7 +173,11 @@ def invite() -> None:
 @click.option("--email", help="Only this email address may use it.")
 @click.option("--domain", help="Only email addresses at this domain may use it.")
 def invite_create(
-    uses: int, expires: str, note: str | None, groups: tuple[str, ...], email: str | None,
+    uses: int,
+    expires: str,
+    note: str | None,
+    groups: tuple[str, ...],
+    email: str | None,
     domain: str | None,
 ) -> None:
     """Create an invite and print its URL on its own line."""
@@ -181,8 +185,15 @@ def invite_create(
     async def work(db: AsyncSession, config: Settings) -> str:
         site = await services.instance_settings(db, config.name)
         new = await services.create_invite(
-            db, None, settings=site, max_uses=uses, expires_in=services.parse_expiry(expires),
-            note=note, groups=list(groups), email=email, domain=domain,
+            db,
+            None,
+            settings=site,
+            max_uses=uses,
+            expires_in=services.parse_expiry(expires),
+            note=note,
+            groups=list(groups),
+            email=email,
+            domain=domain,
         )
         return f"{config.base_url}/invite/{new.token}"
 

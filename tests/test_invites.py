@@ -27,7 +27,8 @@ async def register(client, token, username="newbie", password=PASSWORD, **extra)
 async def test_admin_creates_invite_through_api_with_url_and_hashed_token(client, app, admin):
     headers = await api_token(app, "alice")
     response = await client.post(
-        "/api/v1/invites", json={"max_uses": 3, "expires_in_days": 2, "note": "friends"},
+        "/api/v1/invites",
+        json={"max_uses": 3, "expires_in_days": 2, "note": "friends"},
         headers=headers,
     )
     assert response.status_code == 201
@@ -137,11 +138,19 @@ async def test_register_api_returns_member_and_a_working_token(client, app, admi
     ("body", "status", "code"),
     [
         ({"username": "ok_name", "password": PASSWORD}, 400, "missing_fields"),
-        ({"invite": "TOKEN", "username": "no spaces", "password": PASSWORD}, 422, "invalid_username"),
+        (
+            {"invite": "TOKEN", "username": "no spaces", "password": PASSWORD},
+            422,
+            "invalid_username",
+        ),
         ({"invite": "TOKEN", "username": "ab", "password": PASSWORD}, 422, "invalid_username"),
         ({"invite": "TOKEN", "username": "x" * 33, "password": PASSWORD}, 422, "invalid_username"),
         ({"invite": "TOKEN", "username": "okname", "password": "short"}, 422, "invalid_password"),
-        ({"invite": "TOKEN", "username": "okname", "password": PASSWORD, "email": "nope"}, 422, "invalid_email"),
+        (
+            {"invite": "TOKEN", "username": "okname", "password": PASSWORD, "email": "nope"},
+            422,
+            "invalid_email",
+        ),
         ({"invite": "TOKEN", "username": "ALICE", "password": PASSWORD}, 409, "username_taken"),
         ({"invite": "TOKEN", "username": 5, "password": PASSWORD}, 422, "invalid_username"),
     ],
@@ -170,12 +179,16 @@ async def test_email_and_domain_restrictions(client, app, admin):
     only_one = await make_invite(app, admin, email="eve@example.com")
     wrong = await register(client, only_one, username="eve", email="other@example.com")
     assert wrong.status_code == 422 and wrong.json()["error"] == "invite_email_mismatch"
-    assert (await register(client, only_one, username="eve", email="EVE@example.com")).status_code == 201
+    assert (
+        await register(client, only_one, username="eve", email="EVE@example.com")
+    ).status_code == 201
     domain = await make_invite(app, admin, domain="corp.example", max_uses=5)
     outside = await register(client, domain, username="frank", email="frank@evil.example")
     assert outside.status_code == 422
     assert "corp.example" in outside.json()["detail"]
-    assert (await register(client, domain, username="frank", email="frank@corp.example")).status_code == 201
+    assert (
+        await register(client, domain, username="frank", email="frank@corp.example")
+    ).status_code == 201
 
 
 async def test_multi_use_invite_counts_uses_and_builds_the_tree(client, app, admin):

@@ -67,7 +67,9 @@ async def register(request: Request[Any, Any, Any], db: AsyncSession, data: dict
 
 
 @post("/auth/token", opt=PUBLIC, status_code=201)
-async def create_token(request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, Any]) -> Any:
+async def create_token(
+    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, Any]
+) -> Any:
     _required(data, "username", "password")
     username, password = _str(data, "username"), _str(data, "password")
     limiter = request.app.state.limiter
@@ -79,7 +81,9 @@ async def create_token(request: Request[Any, Any, Any], db: AsyncSession, data: 
 
 
 @delete("/auth/token", status_code=204)
-async def revoke_current_token(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> None:
+async def revoke_current_token(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member
+) -> None:
     token = request.headers["authorization"].partition(" ")[2].strip()
     for row in await services.list_api_tokens(db, member):
         if row.token_hash == services.hash_token(token):
@@ -194,14 +198,14 @@ async def get_settings(request: Request[Any, Any, Any], db: AsyncSession) -> Any
 
 
 @put("/settings", guards=[require_admin])
-async def put_settings(request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, Any]) -> Any:
+async def put_settings(
+    request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, Any]
+) -> Any:
     unknown = set(data) - {"name", "invite_policy", "invite_quota"}
     if unknown:
         raise ServiceError("unknown_settings", f"Unknown settings: {', '.join(sorted(unknown))}.")
     await services.update_instance_settings(db, data)
     return await services.instance_settings(db, request.app.state.settings.name)
-
-
 
 
 router = Router(

@@ -67,12 +67,13 @@ async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:
     if not isinstance(member_id, int):
         return None
     member = await db.get(Member, member_id)
+    if member is not None and member.is_suspended():
+        # Pages answer 403 with the reason; public pages (sign in) still work.
+        scope["state"]["suspension"] = suspended_error(member)
+        return None
     if member is None or member.session_epoch != session.get("epoch"):
         session.clear()
         return None
-    if member.is_suspended():
-        session.clear()
-        raise suspended_error(member)
     now = utcnow()
     if member.last_seen_at is None or now - member.last_seen_at > SEEN_EVERY:
         member.last_seen_at = now
@@ -98,11 +99,16 @@ def provide_member(request: Request[Any, Any, Any]) -> Member:
     return member
 
 
-def require_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+def require_member(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """App-wide guard: everything needs a signed-in member unless its route says ``public``."""
     if handler.opt.get("public"):
         return
     if connection.scope.get("user") is None:
+        suspension = connection.scope.get("state", {}).get("suspension")
+        if suspension is not None:
+            raise suspension
         raise NotAuthorizedException("Sign in first.")
 
 

@@ -44,14 +44,18 @@ async def home(request: Request[Any, Any, Any], db: AsyncSession, member: Member
 
 
 @get("/signin", opt=PUBLIC, name="signin")
-async def signin_page(request: Request[Any, Any, Any], next: str | None = None) -> Template | Redirect:
+async def signin_page(
+    request: Request[Any, Any, Any], next: str | None = None
+) -> Template | Redirect:
     if request.scope.get("user"):
         return Redirect(safe_next(next))
     return render(request, "accounts/signin.html", next=safe_next(next), error=None)
 
 
 @post("/signin", opt=PUBLIC)
-async def signin(request: Request[Any, Any, Any], db: AsyncSession, data: Form) -> Template | Redirect:
+async def signin(
+    request: Request[Any, Any, Any], db: AsyncSession, data: Form
+) -> Template | Redirect:
     username = str(data.get("username", "")).strip()
     target = safe_next(data.get("next"))
     limiter = request.app.state.limiter
@@ -129,9 +133,7 @@ async def register(
 
 
 async def _invite_error(request: Request[Any, Any, Any], error: ServiceError) -> Template:
-    page = render(
-        request, "accounts/invite_error.html", status_code=error.status, error=error
-    )
+    page = render(request, "accounts/invite_error.html", status_code=error.status, error=error)
     if "retry_after" in error.extra:
         page.headers["Retry-After"] = str(error.extra["retry_after"])
     return page
@@ -156,7 +158,9 @@ async def _settings_page(
 
 
 @get("/settings", name="settings")
-async def settings_page(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> Template:
+async def settings_page(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member
+) -> Template:
     return await _settings_page(request, db, member)
 
 
@@ -237,7 +241,9 @@ async def _invites_page(
 
 
 @get("/invites", name="invites")
-async def invites_page(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> Template:
+async def invites_page(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member
+) -> Template:
     return await _invites_page(request, db, member)
 
 

@@ -44,5 +44,3 @@ def new_token(prefix: str = "") -> tuple[str, str]:
 def hash_token(token: str) -> str:
     # The tokens carry 192 random bits, so a plain SHA-256 is safe; no salt or stretching needed.
     return hashlib.sha256(token.encode()).hexdigest()
-
-

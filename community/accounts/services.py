@@ -222,7 +222,10 @@ async def authenticate(db: AsyncSession, username: str, password: str) -> Member
 
 def suspended_error(member: Member) -> ServiceError:
     until = member.suspended_until
-    detail = f"This account is suspended until {until:%Y-%m-%d %H:%M} UTC." if until else ""
+    if until is None or until >= FOREVER:
+        detail = "This account is suspended."
+    else:
+        detail = f"This account is suspended until {until:%Y-%m-%d %H:%M} UTC."
     if member.suspended_reason:
         detail += f" Reason: {member.suspended_reason}"
     return ServiceError(
@@ -290,9 +293,7 @@ async def search_members(db: AsyncSession, query: str = "", limit: int = 50) -> 
     return list((await db.execute(stmt)).scalars())
 
 
-async def change_password(
-    db: AsyncSession, member: Member, current: str, new: str
-) -> Member:
+async def change_password(db: AsyncSession, member: Member, current: str, new: str) -> Member:
     if not await verify_password(member.password_hash, current):
         raise ServiceError("invalid_credentials", "Your current password is wrong.", 401)
     check_password(new)
@@ -302,9 +303,7 @@ async def change_password(
     return member
 
 
-async def update_profile(
-    db: AsyncSession, member: Member, display_name: Any, email: Any
-) -> Member:
+async def update_profile(db: AsyncSession, member: Member, display_name: Any, email: Any) -> Member:
     name = str(display_name or "").strip()
     if not 1 <= len(name) <= 64:
         raise ServiceError("invalid_display_name", "Display names are 1 to 64 characters.", 422)
@@ -377,7 +376,7 @@ async def remove_from_group(db: AsyncSession, group: Group, member: Member) -> N
 
 
 def parse_expiry(value: Any) -> timedelta | None:
-    """"7d", "12h", "30m", a number of days, or "never" (None)."""
+    """ "7d", "12h", "30m", a number of days, or "never" (None)."""
     text = str(value if value is not None else "never").strip().lower()
     if text in ("never", "none", "0", ""):
         return None
@@ -442,9 +441,7 @@ async def create_invite(
         if reason:
             raise ServiceError("invite_not_allowed", reason, 403)
         if groups and not creator.is_admin:
-            raise ServiceError(
-                "invite_not_allowed", "Only admins can add invitees to groups.", 403
-            )
+            raise ServiceError("invite_not_allowed", "Only admins can add invitees to groups.", 403)
     uses = _int(max_uses, "max_uses", 1, 10_000)
     if expires_in is not None and expires_in <= timedelta(0):
         raise ServiceError("invalid_expires", "Invites must expire in the future.", 422)
@@ -603,7 +600,11 @@ async def setup_link(db: AsyncSession) -> str | None:
         .values(revoked_at=utcnow())
     )
     new = await create_invite(
-        db, None, settings=SETTING_DEFAULTS, expires_in=timedelta(days=7), role="admin",
+        db,
+        None,
+        settings=SETTING_DEFAULTS,
+        expires_in=timedelta(days=7),
+        role="admin",
         note="First admin setup",
     )
     return new.token
@@ -613,7 +614,9 @@ async def setup_link(db: AsyncSession) -> str | None:
 # API tokens
 
 
-async def create_api_token(db: AsyncSession, member: Member, name: Any = "") -> tuple[ApiToken, str]:
+async def create_api_token(
+    db: AsyncSession, member: Member, name: Any = ""
+) -> tuple[ApiToken, str]:
     label = str(name or "").strip() or "API token"
     if len(label) > 64:
         raise ServiceError("invalid_name", "Token names are at most 64 characters.", 422)

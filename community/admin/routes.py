@@ -59,7 +59,9 @@ async def update_member(request: Request_, db: AsyncSession, username: str, data
     return await _members_page(request, db, notice=f"Saved {member.username}.")
 
 
-async def _groups_page(request: Request_, db: AsyncSession, status_code: int = 200, **context: Any) -> Template:
+async def _groups_page(
+    request: Request_, db: AsyncSession, status_code: int = 200, **context: Any
+) -> Template:
     context.setdefault("error", None)
     groups = await services.list_groups(db)
     return render(request, "admin/groups.html", status_code=status_code, groups=groups, **context)
@@ -111,14 +113,18 @@ async def add_group_member(request: Request_, db: AsyncSession, name: str, data:
 
 
 @post("/groups/{name:str}/members/{username:str}/remove")
-async def remove_group_member(request: Request_, db: AsyncSession, name: str, username: str) -> Template:
+async def remove_group_member(
+    request: Request_, db: AsyncSession, name: str, username: str
+) -> Template:
     group = await services.group_by_name(db, name)
     member = await services.member_by_username(db, username)
     await services.remove_from_group(db, group, member)
     return await _group_page(request, db, name)
 
 
-async def _invites_page(request: Request_, db: AsyncSession, status_code: int = 200, **context: Any) -> Template:
+async def _invites_page(
+    request: Request_, db: AsyncSession, status_code: int = 200, **context: Any
+) -> Template:
     context.setdefault("error", None)
     return render(
         request,
@@ -137,7 +143,9 @@ async def invites(request: Request_, db: AsyncSession) -> Template:
 
 
 @post("/invites")
-async def create_invite(request: Request_, db: AsyncSession, member: Member, data: Form) -> Template:
+async def create_invite(
+    request: Request_, db: AsyncSession, member: Member, data: Form
+) -> Template:
     try:
         new = await create_invite_from_form(request, db, member, data)
     except ServiceError as error:
@@ -164,9 +172,7 @@ async def save_settings(request: Request_, db: AsyncSession, data: Form) -> Temp
         await services.update_instance_settings(db, fields)
         request.state.site = await services.instance_settings(db, request.app.state.settings.name)
     except ServiceError as error:
-        return render(
-            request, "admin/settings.html", status_code=error.status, error=error.detail
-        )
+        return render(request, "admin/settings.html", status_code=error.status, error=error.detail)
     return render(request, "admin/settings.html", error=None, notice="Settings saved.")
 
 

@@ -84,8 +84,6 @@ def handle_service_error(request: Request[Any, Any, Any], exc: ServiceError) -> 
         headers["Retry-After"] = str(exc.extra["retry_after"])
     if wants_json(request):
         return Response(exc.to_json(), status_code=exc.status, headers=headers)
-    if exc.code == "suspended":
-        request.clear_session()
     return _error_page(request, exc.status, exc.detail, headers)
 
 
