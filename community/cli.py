@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from alembic.util import CommandError as AlembicError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import migrate
@@ -66,7 +68,6 @@ def cli() -> None:
 def init(admin_username: str | None, admin_password_file: Path | None) -> None:
     """Migrate the database and make sure there is an admin (running it twice changes nothing)."""
     config = settings()
-    migrate.upgrade(config.database_url)
     if admin_password_file and not admin_username:
         raise CommandError("--admin-password-file needs --admin-username")
     password = None
@@ -82,11 +83,12 @@ def init(admin_username: str | None, admin_password_file: Path | None) -> None:
                 raise CommandError("the passwords do not match")
         else:
             raise CommandError("give --admin-password-file, or run on a terminal to be asked")
+    migrate.upgrade(config.database_url)
 
     async def work(db: AsyncSession, config: Settings) -> None:
-        admins = [m for m in await services.search_members(db, limit=1000) if m.is_admin]
-        if admins:
-            click.echo(f"Database ready. Admin: {admins[0].username}.")
+        admin = await services.first_admin(db)
+        if admin is not None:
+            click.echo(f"Database ready. Admin: {admin.username}.")
             return
         if admin_username and password is not None:
             await services.create_member(
@@ -323,10 +325,9 @@ def main(argv: list[str] | None = None) -> Any:
         _fail("aborted")
     except click.ClickException as exc:
         _fail(exc.format_message())
-    except Exception as exc:  # alembic and the database report their own failures
-        if type(exc).__module__.startswith(("alembic", "sqlalchemy", "asyncpg", "OSError")):
-            _fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-        raise
+    except (OSError, SQLAlchemyError, AlembicError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(f"{type(exc).__name__}: {first_line}")
     return None
 
 

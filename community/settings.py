@@ -49,7 +49,7 @@ def _database_url(value: str) -> str:
     name = "COMMUNITY_DATABASE_URL"
     try:
         url = make_url(value)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise SettingsError(f"{name}: not a database URL: {value!r}") from None
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -72,7 +72,7 @@ def _base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"COMMUNITY_BASE_URL: must be an http:// or https:// URL: {value!r}")
-    if parts.query or parts.fragment:
+    if "?" in value or "#" in value:
         raise SettingsError(f"COMMUNITY_BASE_URL: must not have a query or fragment: {value!r}")
     return value.rstrip("/")
 
@@ -83,12 +83,19 @@ def _secret_key(value: str | None, var_dir: Path) -> str:
             raise SettingsError("COMMUNITY_SECRET_KEY: must be at least 32 characters long")
         return value
     path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(key)
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        # Written to a private temporary file and renamed, so a crash never leaves half a key.
+        temporary = var_dir / f".secret_key.{os.getpid()}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        os.replace(temporary, path)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise SettingsError(
+            f"COMMUNITY_SECRET_KEY: the generated key in {path} is damaged; delete the file"
+        )
     return key
 
 
@@ -105,7 +112,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=_database_url(database_url),
         redis_url=_redis_url(redis_url) if redis_url else None,
         secret_key=_secret_key(env.get("COMMUNITY_SECRET_KEY") or None, var_dir),
-        base_url=_base_url(env.get("COMMUNITY_BASE_URL", "http://127.0.0.1:8000")),
+        base_url=_base_url(env.get("COMMUNITY_BASE_URL") or "http://127.0.0.1:8000"),
         name=name,
         var_dir=var_dir,
     )

@@ -7,8 +7,9 @@ the database goes through a fresh engine inside ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,12 +33,24 @@ LINK_RE = re.compile(rf"^{re.escape(BASE_URL)}/invite/([A-Za-z0-9_-]{{32}})$")
 
 
 @pytest.fixture(autouse=True)
-def cli_env(app: Litestar, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def cli_env(app: Litestar, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI reads the same settings as the test app (whose fixture empties the tables)."""
     for key in ("COMMUNITY_DATABASE_URL", "COMMUNITY_REDIS_URL"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    root = logging.getLogger()
+    level = root.level
+    quiet_logging()
+    yield
+    root.setLevel(level)
+
+
+def quiet_logging() -> None:
+    """Log as a fresh `community` process does: warnings only. Creating a Litestar app (as the
+    `app` fixture does) points the root logger at stderr at level INFO, which would put
+    Alembic's progress messages among the CLI's own output."""
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
@@ -145,7 +158,9 @@ def test_init_creates_the_admin_once(
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD + "\n")
 
-    out = run(capsys, "init", "--admin-username", "root", "--admin-password-file", str(password_file))
+    out = run(
+        capsys, "init", "--admin-username", "root", "--admin-password-file", str(password_file)
+    )
     assert out == ["Database ready. Created the admin root."]
     assert members(capsys)["root"][:2] == ["admin", "active"]
     # The trailing newline of the file is not part of the password.
@@ -207,8 +222,17 @@ def test_invite_create_list_revoke(capsys: pytest.CaptureFixture[str], settings:
     with_db(settings, lambda db: services.create_group(db, "artists"))
 
     out = run(
-        capsys, "invite", "create", "--uses", "3", "--expires", "2d", "--note", "x",
-        "--group", "artists",
+        capsys,
+        "invite",
+        "create",
+        "--uses",
+        "3",
+        "--expires",
+        "2d",
+        "--note",
+        "x",
+        "--group",
+        "artists",
     )
     assert len(out) == 1, out
     match = LINK_RE.match(out[0])
@@ -233,9 +257,7 @@ def test_invite_create_list_revoke(capsys: pytest.CaptureFixture[str], settings:
     assert run(capsys, "invite", "revoke", invite_id) == [f"Revoked invite {invite_id}."]
     (row,) = invites(capsys)
     assert row[:2] == [invite_id, "revoked"]
-    assert service_error(settings, lambda db: services.find_invite(db, token)) == (
-        "invite_revoked"
-    )
+    assert service_error(settings, lambda db: services.find_invite(db, token)) == ("invite_revoked")
 
 
 def test_invite_create_with_unknown_group_creates_nothing(
@@ -287,9 +309,7 @@ def test_user_list_and_set_role(capsys: pytest.CaptureFixture[str], settings: Se
     assert members(capsys)["root"][0] == "admin"
 
 
-def test_user_suspend_and_unsuspend(
-    capsys: pytest.CaptureFixture[str], settings: Settings
-) -> None:
+def test_user_suspend_and_unsuspend(capsys: pytest.CaptureFixture[str], settings: Settings) -> None:
     add_member(settings, "alice")
 
     line = fail(capsys, "user", "suspend", "alice", "--until", "2000-01-01")
@@ -331,7 +351,9 @@ def test_token_create_gives_a_working_api_token(
     assert token.startswith("cmt_") and " " not in token
 
     # A fresh app: the fixture's app holds connections bound to the test session's loop.
-    with TestClient(app=create_app(settings, namespace=namespace), base_url=BASE_URL) as client:
+    fresh = create_app(settings, namespace=namespace)
+    quiet_logging()
+    with TestClient(app=fresh, base_url=BASE_URL) as client:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200, me.text
         assert me.json()["username"] == "alice"
@@ -348,3 +370,8 @@ def test_token_create_gives_a_working_api_token(
 def test_token_create_for_unknown_member(capsys: pytest.CaptureFixture[str]) -> None:
     line = fail(capsys, "token", "create", "ghost")
     assert "ghost" in line
+
+
+def test_an_unreachable_database_is_one_line_and_exit_2(cli_env, monkeypatch, capsys):
+    monkeypatch.setenv("COMMUNITY_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert "Connect" in fail(capsys, "user", "list")

@@ -589,9 +589,15 @@ async def invite_tree(db: AsyncSession) -> list[tuple[Member, int]]:
     return ordered
 
 
+async def first_admin(db: AsyncSession) -> Member | None:
+    return await db.scalar(
+        select(Member).where(Member.role == "admin").order_by(Member.id).limit(1)
+    )
+
+
 async def setup_link(db: AsyncSession) -> str | None:
     """A fresh one-time admin setup token when there is no admin yet, else None."""
-    if await db.scalar(select(Member.id).where(Member.role == "admin").limit(1)):
+    if await first_admin(db) is not None:
         return None
     # Only the newest setup link works: the previous ones were printed and may be lost.
     await db.execute(
