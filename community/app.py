@@ -81,6 +81,11 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
         }
         channels_backend = MemoryChannelsBackend()
 
+    async def clean_sessions() -> None:
+        sessions = stores["sessions"]
+        if isinstance(sessions, FileStore):
+            await sessions.delete_expired()
+
     async def close() -> None:
         await engine.dispose()
         if redis is not None:
@@ -137,6 +142,7 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             Exception: handle_internal_error,
         },
         before_send=[add_security_headers],
+        on_startup=[clean_sessions],
         on_shutdown=[close],
         openapi_config=OpenAPIConfig(title="community", version=__version__, path="/schema"),
         debug=False,

@@ -1,3 +1,10 @@
+import asyncio
+import json
+
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+
 from community.app import create_app
 from community.settings import load_settings
 from tests.conftest import browser, make_member, sign_in
@@ -38,3 +45,16 @@ async def test_static_files_are_public_and_the_schema_is_for_members(client, app
     schema = (await client.get("/schema/openapi.json")).json()
     for path in ("/healthz", "/api/v1/auth/register", "/api/v1/invites", "/api/v1/groups"):
         assert path in schema["paths"], path
+
+
+async def test_pubsub_goes_through_the_configured_backend(app):
+    channels = app.plugins.get(ChannelsPlugin)
+    expected = RedisChannelsPubSubBackend if app.state.redis else MemoryChannelsBackend
+    assert isinstance(channels._backend, expected)
+    async with app.lifespan(), channels.start_subscription(["probe"]) as subscriber:
+        channels.publish({"hello": "world"}, "probe")
+        async with asyncio.timeout(5):
+            async for event in subscriber.iter_events():
+                assert json.loads(event) == {"hello": "world"}
+                break
+    await app.state.engine.dispose()

@@ -11,7 +11,15 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community.accounts.models import ROLES, ApiToken, Group, InstanceSetting, Invite, Member
+from community.accounts.models import (
+    ROLES,
+    ApiToken,
+    Group,
+    InstanceSetting,
+    Invite,
+    Member,
+    group_members,
+)
 from community.accounts.security import (
     hash_password,
     hash_token,
@@ -318,8 +326,6 @@ async def update_profile(db: AsyncSession, member: Member, display_name: Any, em
 
 
 async def list_groups(db: AsyncSession) -> list[tuple[Group, int]]:
-    from community.accounts.models import group_members
-
     count = (
         select(func.count())
         .where(group_members.c.group_id == Group.id)
@@ -327,7 +333,7 @@ async def list_groups(db: AsyncSession) -> list[tuple[Group, int]]:
         .scalar_subquery()
     )
     rows = await db.execute(select(Group, count).order_by(Group.name_key))
-    return [(group, n) for group, n in rows.tuples()]
+    return [(group, n) for group, n in rows]
 
 
 async def group_by_name(db: AsyncSession, name: str) -> Group:
@@ -348,8 +354,6 @@ async def create_group(db: AsyncSession, name: Any) -> Group:
 
 
 async def group_members_of(db: AsyncSession, group: Group) -> list[Member]:
-    from community.accounts.models import group_members
-
     stmt = (
         select(Member)
         .join(group_members, group_members.c.member_id == Member.id)
