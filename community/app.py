@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -42,6 +43,21 @@ from community.web.sessions import SessionConfig
 log = logging.getLogger("community")
 
 
+class RedactTokens(logging.Filter):
+    """Keeps invite tokens out of the access log: they are as good as a password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                INVITE_PATH.sub("/invite/[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+INVITE_PATH = re.compile(r"/invite/[^\s?/\"]+")
+
+
 @get("/healthz", opt={"public": True}, tags=["health"])
 async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     """200 when the database (and Redis, when configured) answer; 503 naming what failed."""
@@ -65,6 +81,9 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
 def create_app(settings: Settings | None = None, *, namespace: str = "community") -> Litestar:
     """The application. ``namespace`` prefixes every Redis key (tests use their own)."""
     settings = settings or load_settings()
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access_log.filters):
+        access_log.addFilter(RedactTokens())
     engine = create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if redis is not None:

@@ -112,6 +112,10 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     config = settings()
+    if workers > 1 and config.redis_url is None:
+        raise CommandError(
+            "--workers above 1 needs COMMUNITY_REDIS_URL: processes must share sessions and limits"
+        )
     if not migrate.is_current(config.database_url):
         raise CommandError("the database is not migrated; run `community init` first")
     click.echo(f"Serving {config.base_url} (listening on http://{host}:{port})")

@@ -375,3 +375,8 @@ def test_token_create_for_unknown_member(capsys: pytest.CaptureFixture[str]) -> 
 def test_an_unreachable_database_is_one_line_and_exit_2(cli_env, monkeypatch, capsys):
     monkeypatch.setenv("COMMUNITY_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     assert "Connect" in fail(capsys, "user", "list")
+
+
+def test_several_workers_need_redis(cli_env, monkeypatch, capsys):
+    monkeypatch.delenv("COMMUNITY_REDIS_URL", raising=False)
+    assert "COMMUNITY_REDIS_URL" in fail(capsys, "serve", "--workers", "2")

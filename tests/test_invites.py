@@ -292,3 +292,30 @@ async def test_invite_rate_limit_answers_429_with_retry_after(client, app, admin
     api = await register(client, "B" * 32)
     assert api.status_code == 429 and api.json()["error"] == "rate_limited"
     assert "retry-after" in api.headers
+
+
+async def test_a_username_with_a_trailing_newline_is_refused(client, app, admin):
+    token = await make_invite(app, admin)
+    response = await register(client, token, username="alice\n")
+    assert response.status_code == 422 and response.json()["error"] == "invalid_username"
+
+
+async def test_parallel_invites_cannot_overrun_the_quota(client, app, admin):
+    await make_member(app, "mia")
+    admin_headers = await api_token(app, "alice")
+    await client.put(
+        "/api/v1/settings",
+        json={"invite_policy": "members", "invite_quota": 3},
+        headers=admin_headers,
+    )
+    mia = await api_token(app, "mia")
+    results = await asyncio.gather(
+        *(client.post("/api/v1/invites", json={}, headers=mia) for _ in range(8))
+    )
+    assert sorted(r.status_code for r in results) == [201] * 3 + [403] * 5
+
+
+async def test_huge_ids_are_not_found(client, app, admin):
+    headers = await api_token(app, "alice")
+    response = await client.delete("/api/v1/invites/99999999999999999999", headers=headers)
+    assert response.status_code == 404 and response.json()["error"] == "unknown_invite"

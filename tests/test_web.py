@@ -290,3 +290,49 @@ async def test_member_invites_page_follows_policy(client, app):
     assert "Only admins can invite people." in page.text and "Create invite" not in page.text
     refused = await post_form(client, "/invites", {"max_uses": "1"}, "/invites")
     assert refused.status_code == 403
+
+
+async def test_repeated_form_fields_are_not_a_server_error(client, app):
+    await make_member(app, "alice", role="admin")
+    await make_member(app, "bob")
+    token = await csrf(client)
+    signin = await client.post(
+        "/signin",
+        content=f"username=alice&password={PASSWORD.replace(' ', '+')}&next=/a&next=/b"
+        f"&_csrf_token={token}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert signin.status_code in (200, 404)  # followed the first "next"
+    token = await csrf(client, "/admin/invites")
+    invite = await client.post(
+        "/admin/invites",
+        content=f"note=a&note=b&max_uses=1&_csrf_token={token}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert invite.status_code == 200 and "Invite created" in invite.text
+    far = await post_form(
+        client,
+        "/admin/members/bob",
+        {"action": "suspend", "until": "9999-12-31T23:00:00-05:00"},
+        "/admin/members",
+    )
+    assert far.status_code == 422 and "indefinitely" in far.text
+
+
+async def test_group_names_that_break_urls_are_refused(client, app):
+    await make_member(app, "alice", role="admin")
+    await sign_in(client, "alice")
+    refused = await post_form(client, "/admin/groups", {"name": "a/b?c#d"}, "/admin/groups")
+    assert refused.status_code == 422 and "without / ? #" in refused.text
+
+
+async def test_a_suspended_member_can_still_sign_out(client, app):
+    await make_member(app, "bob")
+    await sign_in(client, "bob")
+    token = await csrf(client, "/signin")
+    async with app.state.sessionmaker() as db:
+        from community.accounts import services
+
+        await services.suspend(db, await services.member_by_username(db, "bob"))
+    out = await client.post("/signout", data={"_csrf_token": token})
+    assert out.url.path == "/signin" and out.status_code == 200

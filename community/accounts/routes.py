@@ -20,6 +20,14 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 PUBLIC = {"public": True}
 
 
+def text(data: dict[str, Any], key: str) -> str:
+    """One form field as text: a repeated field counts once, a missing one is empty."""
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else ""
+
+
 def client_ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -30,8 +38,8 @@ def sign_in(request: Request[Any, Any, Any], member: Member) -> None:
     request.set_session({"member_id": member.id, "epoch": member.session_epoch})
 
 
-def safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+def safe_next(target: Any) -> str:
+    if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
 
@@ -56,13 +64,13 @@ async def signin_page(
 async def signin(
     request: Request[Any, Any, Any], db: AsyncSession, data: Form
 ) -> Template | Redirect:
-    username = str(data.get("username", "")).strip()
-    target = safe_next(data.get("next"))
+    username = text(data, "username").strip()
+    target = safe_next(text(data, "next"))
     limiter = request.app.state.limiter
     try:
         await limiter.hit("signin_ip", client_ip(request))
         await limiter.hit("signin_account", username or "-")
-        member = await services.authenticate(db, username, str(data.get("password", "")))
+        member = await services.authenticate(db, username, text(data, "password"))
     except ServiceError as error:
         page = render(
             request,
@@ -79,7 +87,7 @@ async def signin(
     return Redirect(target)
 
 
-@post("/signout")
+@post("/signout", opt=PUBLIC)
 async def signout(request: Request[Any, Any, Any]) -> Redirect:
     request.clear_session()
     return Redirect("/signin")
@@ -100,16 +108,16 @@ async def register(
     request: Request[Any, Any, Any], db: AsyncSession, token: str, data: Form
 ) -> Template | Redirect:
     limiter = request.app.state.limiter
-    values = {key: str(data.get(key, "")).strip() for key in ("username", "email")}
+    values = {key: text(data, key).strip() for key in ("username", "email")}
     try:
         await limiter.hit("invite_ip", client_ip(request))
         await limiter.hit("register_ip", client_ip(request))
         invite = await services.find_invite(db, token)
     except ServiceError as error:
         return await _invite_error(request, error)
-    password = str(data.get("password", ""))
+    password = text(data, "password")
     try:
-        if password != data.get("password_confirm", password):
+        if "password_confirm" in data and password != text(data, "password_confirm"):
             raise ServiceError(
                 "password_mismatch", "The passwords do not match.", 422, field="password"
             )
@@ -169,7 +177,7 @@ async def update_profile(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template:
     try:
-        await services.update_profile(db, member, data.get("display_name"), data.get("email"))
+        await services.update_profile(db, member, text(data, "display_name"), text(data, "email"))
     except ServiceError as error:
         return await _settings_page(
             request, db, member, error.status, errors={"profile": error.detail}
@@ -182,10 +190,10 @@ async def change_password(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template:
     try:
-        if data.get("new_password") != data.get("new_password_confirm"):
+        if text(data, "new_password") != text(data, "new_password_confirm"):
             raise ServiceError("password_mismatch", "The new passwords do not match.", 422)
         await services.change_password(
-            db, member, str(data.get("current_password", "")), str(data.get("new_password", ""))
+            db, member, text(data, "current_password"), text(data, "new_password")
         )
     except ServiceError as error:
         return await _settings_page(
@@ -200,7 +208,7 @@ async def create_token(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template:
     try:
-        _, token = await services.create_api_token(db, member, data.get("name"))
+        _, token = await services.create_api_token(db, member, text(data, "name"))
     except ServiceError as error:
         return await _settings_page(
             request, db, member, error.status, errors={"tokens": error.detail}
@@ -252,20 +260,19 @@ async def create_invite_from_form(
 ) -> services.NewInvite:
     """The invite form, shared by the member and admin pages."""
     site = request.state.site
-    days = data.get("expires_in_days") or "7"
+    days = text(data, "expires_in_days") or "7"
     groups = data.get("groups") or []
-    if isinstance(groups, str):
-        groups = [groups]
+    groups = [groups] if isinstance(groups, str) else groups
     return await services.create_invite(
         db,
         member,
         settings=site,
-        max_uses=data.get("max_uses") or 1,
+        max_uses=text(data, "max_uses") or 1,
         expires_in=services.parse_expiry(days),
-        note=data.get("note") or None,
-        groups=[name for name in groups if name],
-        email=data.get("email") or None,
-        domain=data.get("domain") or None,
+        note=text(data, "note") or None,
+        groups=[name for name in groups if isinstance(name, str) and name],
+        email=text(data, "email") or None,
+        domain=text(data, "domain") or None,
     )
 
 

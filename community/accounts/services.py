@@ -37,13 +37,15 @@ INVITE_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 API_TOKEN_PREFIX = "cmt_"
 PASSWORD_MIN, PASSWORD_MAX = 10, 256
 INVITE_POLICIES = ("admins", "staff", "members")
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers on PostgreSQL: a larger one in a URL is simply not found."""
 
 # ---------------------------------------------------------------------------------------------
 # Validation
 
 
 def check_username(username: Any) -> str:
-    if not isinstance(username, str) or not USERNAME_RE.match(username):
+    if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         raise ServiceError(
             "invalid_username",
             "Usernames are 3 to 32 letters, digits, underscores or hyphens.",
@@ -67,7 +69,7 @@ def check_password(password: Any) -> str:
 def check_email(email: Any) -> str | None:
     if email is None or email == "":
         return None
-    if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.match(email.strip()):
+    if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.fullmatch(email.strip()):
         raise ServiceError(
             "invalid_email", "That does not look like an email address.", 422, field="email"
         )
@@ -81,8 +83,17 @@ def check_role(role: str) -> str:
 
 
 def check_group_name(name: Any) -> str:
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64:
-        raise ServiceError("invalid_group", "Group names are 1 to 64 characters.", 422)
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name.strip()) <= 64
+        or any(char in name for char in "/?#%\\")
+        or not name.isprintable()
+    ):
+        raise ServiceError(
+            "invalid_group",
+            "Group names are 1 to 64 printable characters without / ? # % or \\.",
+            422,
+        )
     return name.strip()
 
 
@@ -103,7 +114,7 @@ async def instance_settings(db: AsyncSession, default_name: str) -> dict[str, An
 async def update_instance_settings(db: AsyncSession, changes: dict[str, Any]) -> None:
     clean: dict[str, Any] = {}
     if "name" in changes:
-        name = str(changes["name"] or "").strip()
+        name = changes["name"].strip() if isinstance(changes["name"], str) else ""
         if not 1 <= len(name) <= 100:
             raise ServiceError("invalid_name", "The community name is 1 to 100 characters.", 422)
         clean["name"] = name
@@ -214,7 +225,7 @@ def _username_taken(username: str) -> ServiceError:
 async def authenticate(db: AsyncSession, username: str, password: str) -> Member:
     """The member with these credentials, or ServiceError 401/403."""
     member = None
-    if isinstance(username, str) and USERNAME_RE.match(username):
+    if isinstance(username, str) and USERNAME_RE.fullmatch(username):
         member = await db.scalar(select(Member).where(Member.username_key == username.lower()))
     ok = await verify_password(member.password_hash if member else None, password)
     if member is None or not ok:
@@ -277,11 +288,14 @@ def parse_until(value: str) -> datetime:
     """An ISO date or date-time; a bare date means the start of that day, UTC."""
     try:
         when = datetime.fromisoformat(value.strip())
-    except (ValueError, AttributeError):
+        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, AttributeError, OverflowError):
         raise ServiceError(
             "invalid_until", f"{value!r} is not a date; use YYYY-MM-DD or an ISO date-time.", 422
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when.year >= 9999:
+        raise ServiceError("invalid_until", "Leave the date empty to suspend indefinitely.", 422)
+    return when
 
 
 async def unsuspend(db: AsyncSession, member: Member) -> Member:
@@ -441,6 +455,8 @@ async def create_invite(
 ) -> NewInvite:
     """A new invite; ``creator`` None means the command line (the operator)."""
     if creator is not None:
+        # Lock the creator's row so that parallel requests cannot overrun the monthly quota.
+        await db.execute(update(Member).where(Member.id == creator.id).values(id=Member.id))
         reason = await may_invite(db, creator, settings)
         if reason:
             raise ServiceError("invite_not_allowed", reason, 403)
@@ -452,7 +468,7 @@ async def create_invite(
     email = check_email(email)
     if domain:
         domain = str(domain).strip().lower().lstrip("@")
-        if not DOMAIN_RE.match(domain):
+        if not DOMAIN_RE.fullmatch(domain):
             raise ServiceError("invalid_domain", f"{domain!r} is not an email domain.", 422)
     if email and domain:
         raise ServiceError(
@@ -488,7 +504,7 @@ INVITE_GONE = {
 
 async def find_invite(db: AsyncSession, token: str) -> Invite:
     """The active invite behind ``token``, or ServiceError 404/410 saying what is wrong."""
-    if not INVITE_TOKEN_RE.match(token or ""):
+    if not INVITE_TOKEN_RE.fullmatch(token or ""):
         raise ServiceError("invite_malformed", "This invite link is malformed.", 404)
     invite = await db.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
     if invite is None:
@@ -562,6 +578,8 @@ async def list_invites(db: AsyncSession, creator: Member | None = None) -> list[
 
 async def invite_by_id(db: AsyncSession, invite_id: int, by: Member | None = None) -> Invite:
     """The invite; a non-admin ``by`` only finds their own."""
+    if not 0 < invite_id <= MAX_ID:
+        raise ServiceError("unknown_invite", f"No invite has the id {invite_id}.", 404)
     stmt = select(Invite).where(Invite.id == invite_id)
     if by is not None and not by.is_admin:
         stmt = stmt.where(Invite.created_by_id == by.id)
@@ -643,6 +661,8 @@ async def list_api_tokens(db: AsyncSession, member: Member) -> list[ApiToken]:
 
 
 async def revoke_api_token(db: AsyncSession, member: Member, token_id: int) -> None:
+    if not 0 < token_id <= MAX_ID:
+        raise ServiceError("unknown_token", f"You have no token with the id {token_id}.", 404)
     row = await db.scalar(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.member_id == member.id)
     )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from community.accounts import services
 from community.accounts.auth import require_admin
 from community.accounts.models import Member
-from community.accounts.routes import Form, create_invite_from_form
+from community.accounts.routes import Form, create_invite_from_form, text
 from community.errors import ServiceError
 from community.web import render
 
@@ -42,14 +42,14 @@ async def members(request: Request_, db: AsyncSession, q: str = "") -> Template:
 async def update_member(request: Request_, db: AsyncSession, username: str, data: Form) -> Template:
     """One form per member row: change role, suspend (until a date, with a reason) or unsuspend."""
     member = await services.member_by_username(db, username)
-    action = data.get("action")
+    action = text(data, "action")
     try:
         if action == "role":
-            await services.set_role(db, member, str(data.get("role", "")))
+            await services.set_role(db, member, text(data, "role"))
         elif action == "suspend":
-            until = str(data.get("until") or "").strip()
+            until = text(data, "until").strip()
             when = services.parse_until(until) if until else None
-            await services.suspend(db, member, when, data.get("reason"))
+            await services.suspend(db, member, when, text(data, "reason"))
         elif action == "unsuspend":
             await services.unsuspend(db, member)
         else:
@@ -75,7 +75,7 @@ async def groups(request: Request_, db: AsyncSession) -> Template:
 @post("/groups")
 async def create_group(request: Request_, db: AsyncSession, data: Form) -> Template | Redirect:
     try:
-        group = await services.create_group(db, data.get("name"))
+        group = await services.create_group(db, text(data, "name"))
     except ServiceError as error:
         return await _groups_page(request, db, error.status, error=error.detail)
     return Redirect(f"/admin/groups/{group.name}")
@@ -105,7 +105,7 @@ async def group(request: Request_, db: AsyncSession, name: str) -> Template:
 async def add_group_member(request: Request_, db: AsyncSession, name: str, data: Form) -> Template:
     try:
         group = await services.group_by_name(db, name)
-        member = await services.member_by_username(db, str(data.get("username", "")).strip())
+        member = await services.member_by_username(db, text(data, "username").strip())
         await services.add_to_group(db, group, member)
     except ServiceError as error:
         return await _group_page(request, db, name, error.status, error=error.detail)
@@ -167,7 +167,9 @@ async def settings(request: Request_) -> Template:
 
 @post("/settings")
 async def save_settings(request: Request_, db: AsyncSession, data: Form) -> Template:
-    fields = {key: data[key] for key in ("name", "invite_policy", "invite_quota") if key in data}
+    fields = {
+        key: text(data, key) for key in ("name", "invite_policy", "invite_quota") if key in data
+    }
     try:
         await services.update_instance_settings(db, fields)
         request.state.site = await services.instance_settings(db, request.app.state.settings.name)
