@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from contextlib import redirect_stdout
 
 from alembic import command
 from alembic.config import Config
@@ -37,8 +36,7 @@ def current(database_url: str) -> str:
     out = io.StringIO()
     config = alembic_config(database_url)
     config.stdout = out
-    with redirect_stdout(out):
-        command.current(config)
+    command.current(config)
     return out.getvalue().strip()
 
 

@@ -84,10 +84,7 @@ async def create_token(
 async def revoke_current_token(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member
 ) -> None:
-    token = request.headers["authorization"].partition(" ")[2].strip()
-    for row in await services.list_api_tokens(db, member):
-        if row.token_hash == services.hash_token(token):
-            await services.revoke_api_token(db, member, row.id)
+    await services.revoke_api_token(db, member, request.state.api_token_id)
 
 
 @get("/me")

@@ -56,9 +56,11 @@ async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ServiceError("unauthorized", "Use 'Authorization: Bearer <token>'.", 401)
-        member = await member_for_api_token(db, token.strip())
-        if member is None:
+        found = await member_for_api_token(db, token.strip())
+        if found is None:
             raise ServiceError("invalid_token", "This API token is not valid.", 401)
+        api_token, member = found
+        scope["state"]["api_token_id"] = api_token.id
         if member.is_suspended():
             raise suspended_error(member)
         return member

@@ -672,7 +672,8 @@ async def revoke_api_token(db: AsyncSession, member: Member, token_id: int) -> N
     await db.commit()
 
 
-async def member_for_api_token(db: AsyncSession, token: str) -> Member | None:
+async def member_for_api_token(db: AsyncSession, token: str) -> tuple[ApiToken, Member] | None:
+    """The token's row and its member, or None when no such token exists."""
     row = await db.execute(
         select(ApiToken, Member)
         .join(Member, Member.id == ApiToken.member_id)
@@ -687,4 +688,4 @@ async def member_for_api_token(db: AsyncSession, token: str) -> Member | None:
         api_token.last_used_at = now
         member.last_seen_at = now
         await db.commit()
-    return member
+    return api_token, member
