@@ -28,6 +28,10 @@ from community.accounts.auth import AuthMiddleware, provide_db, provide_member, 
 from community.admin import routes as admin_routes
 from community.db import create_engine, create_sessionmaker, ping
 from community.errors import ServiceError
+from community.events import DISPATCH
+from community.forum import api as forum_api
+from community.forum import routes as forum_routes
+from community.live import Publisher
 from community.ratelimit import RateLimiter
 from community.settings import Settings, load_settings
 from community.web import (
@@ -100,9 +104,12 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
         }
         channels_backend = MemoryChannelsBackend()
 
+    channels = ChannelsPlugin(backend=channels_backend, arbitrary_channels_allowed=True)
+    publisher = Publisher(channels, namespace)
+
     async def clean_sessions() -> None:
         sessions = stores["sessions"]
-        if isinstance(sessions, FileStore):
+        if isinstance(sessions, FileStore) and await sessions.path.exists():
             await sessions.delete_expired()
 
     async def close() -> None:
@@ -114,7 +121,9 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
         route_handlers=[
             healthz,
             *accounts_routes.routes,
+            *forum_routes.routes,
             accounts_api.router,
+            forum_api.router,
             admin_routes.router,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"
@@ -124,7 +133,8 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             {
                 "settings": settings,
                 "engine": engine,
-                "sessionmaker": create_sessionmaker(engine),
+                "sessionmaker": create_sessionmaker(engine, {DISPATCH: publisher}),
+                "namespace": namespace,
                 "redis": redis,
                 "limiter": RateLimiter(redis, namespace),
             }
@@ -153,7 +163,7 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             cookie_httponly=True,
             exclude=["^/api/"],
         ),
-        plugins=[ChannelsPlugin(backend=channels_backend, arbitrary_channels_allowed=True)],
+        plugins=[channels],
         template_config=template_config(),
         exception_handlers={
             ServiceError: handle_service_error,

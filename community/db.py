@@ -73,8 +73,12 @@ def create_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects after commit; ``info`` reaches every session (the app
+    puts its event dispatch there, see ``community.events``)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -5,3 +5,4 @@ from __future__ import annotations
 
 def load_models() -> None:
     import community.accounts.models  # noqa: F401
+    import community.forum.models  # noqa: F401

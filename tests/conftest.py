@@ -5,6 +5,7 @@ a fresh app per test and helpers that build real data through the services."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import re
 import secrets
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
+from litestar.channels import ChannelsPlugin
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -90,16 +92,31 @@ def namespace() -> str:
 async def app(settings: Settings, namespace: str) -> AsyncIterator[Litestar]:
     app = create_app(settings, namespace=namespace)
     async with app.state.sessionmaker() as db:
+        # Subcategories restrict deleting their parent: unhook them first.
+        await db.execute(text("UPDATE categories SET parent_id = NULL"))
         for table in reversed(Base.metadata.sorted_tables):
             await db.execute(table.delete())
         await db.commit()
+    # Channels and the startup and shutdown hooks (closing the engine and Redis), run here
+    # rather than through app.lifespan(), whose task group cannot span a fixture's two halves.
+    channels = app.plugins.get(ChannelsPlugin)
+    for hook in app.on_startup:
+        await _call(hook, app)
+    await channels.__aenter__()
     yield app
+    await channels.__aexit__(None, None, None)
     if app.state.redis is not None:
         keys = [key async for key in app.state.redis.scan_iter(f"{namespace}:*")]
         if keys:
             await app.state.redis.delete(*keys)
-        await app.state.redis.aclose()
-    await app.state.engine.dispose()
+    for hook in reversed(app.on_shutdown):
+        await _call(hook, app)
+
+
+async def _call(hook: Any, app: Litestar) -> None:
+    result = hook(app) if inspect.signature(hook).parameters else hook()
+    if inspect.isawaitable(result):
+        await result
 
 
 def browser(app: Litestar) -> httpx.AsyncClient:

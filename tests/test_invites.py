@@ -60,7 +60,8 @@ async def test_registration_through_the_browser_signs_in_and_lands_home(client, 
     assert response.status_code == 200
     assert response.url.path == "/"
     assert "Welcome, Bob" in response.text
-    assert "invited by <strong>alice</strong>" in response.text
+    profile = await client.get("/u/bob")
+    assert "invited by" in profile.text and 'href="/u/alice"' in profile.text
 
 
 async def test_registration_form_errors_keep_the_values(client, app, admin):

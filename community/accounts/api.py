@@ -198,7 +198,7 @@ async def get_settings(request: Request[Any, Any, Any], db: AsyncSession) -> Any
 async def put_settings(
     request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, Any]
 ) -> Any:
-    unknown = set(data) - {"name", "invite_policy", "invite_quota"}
+    unknown = set(data) - (set(services.SETTING_DEFAULTS) | {"name"})
     if unknown:
         raise ServiceError("unknown_settings", f"Unknown settings: {', '.join(sorted(unknown))}.")
     await services.update_instance_settings(db, data)

@@ -27,6 +27,8 @@ from community.db import utcnow
 from community.errors import ServiceError
 
 SEEN_EVERY = timedelta(minutes=5)
+NEW_VISIT_AFTER = timedelta(hours=1)
+"""A member away this long starts a new visit; threads since the previous one are "new"."""
 
 
 class AuthMiddleware(ASGIMiddleware):
@@ -78,6 +80,8 @@ async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:
         return None
     now = utcnow()
     if member.last_seen_at is None or now - member.last_seen_at > SEEN_EVERY:
+        if member.last_seen_at is not None and now - member.last_seen_at > NEW_VISIT_AFTER:
+            member.previous_visit_at = member.last_seen_at
         member.last_seen_at = now
         await db.commit()
     return member

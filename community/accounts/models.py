@@ -44,6 +44,9 @@ class Member(Base):
     """Bumped to end every open browser session of the member at once."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    previous_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the member's previous visit ended: threads created since then are "new"."""
+    bio: Mapped[str] = mapped_column(Text, default="", server_default="")
     invited_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), index=True
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from community.accounts import services
 from community.accounts.models import Member
 from community.errors import ServiceError
+from community.forum.feeds import has_feed_token
 from community.web import render
 from community.web.sessions import renew_session_id
 
@@ -42,13 +43,6 @@ def safe_next(target: Any) -> str:
     if isinstance(target, str) and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
-
-
-@get("/", name="home")
-async def home(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> Template:
-    site = request.state.site
-    invite_block = await services.may_invite(db, member, site)
-    return render(request, "home.html", can_invite=invite_block is None)
 
 
 @get("/signin", opt=PUBLIC, name="signin")
@@ -161,7 +155,12 @@ async def _settings_page(
     tokens = await services.list_api_tokens(db, member)
     context.setdefault("errors", {})
     return render(
-        request, "accounts/settings.html", status_code=status_code, tokens=tokens, **context
+        request,
+        "accounts/settings.html",
+        status_code=status_code,
+        tokens=tokens,
+        has_feed_token=await has_feed_token(db, member),
+        **context,
     )
 
 
@@ -177,7 +176,13 @@ async def update_profile(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template:
     try:
-        await services.update_profile(db, member, text(data, "display_name"), text(data, "email"))
+        await services.update_profile(
+            db,
+            member,
+            text(data, "display_name"),
+            text(data, "email"),
+            text(data, "bio") if "bio" in data else None,
+        )
     except ServiceError as error:
         return await _settings_page(
             request, db, member, error.status, errors={"profile": error.detail}
@@ -298,7 +303,6 @@ async def revoke_invite(
 
 
 routes = [
-    home,
     signin_page,
     signin,
     signout,

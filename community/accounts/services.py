@@ -100,7 +100,14 @@ def check_group_name(name: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # Instance settings
 
-SETTING_DEFAULTS: dict[str, Any] = {"invite_policy": "admins", "invite_quota": 5}
+DEFAULT_REACTIONS = ["👍", "❤️", "😂", "🎉", "🤔", "👀"]
+SETTING_DEFAULTS: dict[str, Any] = {
+    "invite_policy": "admins",
+    "invite_quota": 5,
+    "edit_window_minutes": 1440,
+    "max_post_length": 32_000,
+    "reactions": DEFAULT_REACTIONS,
+}
 
 
 async def instance_settings(db: AsyncSession, default_name: str) -> dict[str, Any]:
@@ -129,9 +136,35 @@ async def update_instance_settings(db: AsyncSession, changes: dict[str, Any]) ->
     if "invite_quota" in changes:
         quota = _int(changes["invite_quota"], "invite_quota", 0, 1000)
         clean["invite_quota"] = quota
+    if "edit_window_minutes" in changes:
+        clean["edit_window_minutes"] = _int(
+            changes["edit_window_minutes"], "edit_window_minutes", 0, 525_600
+        )
+    if "max_post_length" in changes:
+        clean["max_post_length"] = _int(changes["max_post_length"], "max_post_length", 100, 100_000)
+    if "reactions" in changes:
+        clean["reactions"] = check_reactions(changes["reactions"])
     for key, value in clean.items():
         await db.merge(InstanceSetting(key=key, value=value))
     await db.commit()
+
+
+def check_reactions(value: Any) -> list[str]:
+    """1 to 12 distinct emoji, given as a list or as text separated by spaces."""
+    items = value.split() if isinstance(value, str) else value
+    if (
+        not isinstance(items, list)
+        or not 1 <= len(items) <= 12
+        or len(set(items)) != len(items)
+        or not all(
+            isinstance(item, str) and 1 <= len(item) <= 8 and not any(c.isalnum() for c in item)
+            for item in items
+        )
+    ):
+        raise ServiceError(
+            "invalid_reactions", "Reactions are 1 to 12 different emoji, separated by spaces.", 422
+        )
+    return items
 
 
 def _int(value: Any, field: str, low: int, high: int) -> int:
@@ -325,10 +358,18 @@ async def change_password(db: AsyncSession, member: Member, current: str, new: s
     return member
 
 
-async def update_profile(db: AsyncSession, member: Member, display_name: Any, email: Any) -> Member:
+async def update_profile(
+    db: AsyncSession, member: Member, display_name: Any, email: Any, bio: Any = None
+) -> Member:
+    """Change the display name, email and (when given) the bio shown on the profile page."""
     name = str(display_name or "").strip()
     if not 1 <= len(name) <= 64:
         raise ServiceError("invalid_display_name", "Display names are 1 to 64 characters.", 422)
+    if bio is not None:
+        bio = str(bio).strip()
+        if len(bio) > 2000:
+            raise ServiceError("invalid_bio", "A bio is at most 2,000 characters.", 422)
+        member.bio = bio
     member.display_name = name
     member.email = check_email(email)
     await db.commit()

@@ -1,7 +1,8 @@
-"""Admin pages for the core: members, groups, invites with their tree, instance settings."""
+"""Admin pages: members, groups, invites with their tree, categories, instance settings."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -13,6 +14,8 @@ from community.accounts.auth import require_admin
 from community.accounts.models import Member
 from community.accounts.routes import Form, create_invite_from_form, text
 from community.errors import ServiceError
+from community.forum import services as forum
+from community.forum.models import Category
 from community.web import render
 
 Request_ = Request[Any, Any, Any]
@@ -160,16 +163,241 @@ async def revoke_invite(request: Request_, db: AsyncSession, invite_id: int) -> 
     return await _invites_page(request, db)
 
 
+# ---------------------------------------------------------------------------------------------
+# Categories
+
+GROUP_FIELDS = ("visible_to_groups", "start_groups", "reply_groups")
+GROUP_LEGENDS = {
+    "visible_to_groups": "Who can see it",
+    "start_groups": "Who can start threads",
+    "reply_groups": "Who can reply",
+}
+ABILITY_OF = {"visible_to_groups": "see", "start_groups": "start", "reply_groups": "reply"}
+FORM_MARKER = "category_form"
+"""A hidden field the category form always sends: with it, unchecked boxes mean "none"."""
+
+
+def texts(data: dict[str, Any], key: str) -> list[str]:
+    """A repeated form field as a list of non-empty strings; a single value is a list of one."""
+    value = data.get(key, [])
+    values = value if isinstance(value, list) else [value]
+    return [item.strip() for item in values if isinstance(item, str) and item.strip()]
+
+
+def category_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields as ``forum.save_category`` takes them.
+
+    Browsers send nothing for an unchecked box, so the page's form carries ``FORM_MARKER``:
+    with it, a missing read-only box is False and a group list with no box checked is empty
+    (every member). Without it, only the fields that were sent change.
+    """
+    values: dict[str, Any] = {
+        key: text(data, key)
+        for key in ("name", "description", "color", "position", "parent_id")
+        if key in data
+    }
+    complete = FORM_MARKER in data
+    if complete or "read_only" in data:
+        values["read_only"] = "read_only" in data and text(data, "read_only") != ""
+    for key in GROUP_FIELDS:
+        if complete or key in data:
+            # Always a list: save_category splits a single string on commas, and group names
+            # may contain commas.
+            values[key] = texts(data, key)
+    return values
+
+
+def category_form(
+    category: Category | None = None, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the form shows: the submitted ``values`` over the category's (or a new one's)."""
+    form: dict[str, Any] = {
+        "name": "",
+        "description": "",
+        "color": "#2f5fd0",
+        "position": "0",
+        "parent_id": "",
+        "read_only": False,
+        **{key: set() for key in GROUP_FIELDS},
+    }
+    if category is not None:
+        form.update(
+            name=category.name,
+            description=category.description,
+            color=category.color,
+            position=str(category.position),
+            parent_id=str(category.parent_id or ""),
+            read_only=category.read_only,
+        )
+        for key in GROUP_FIELDS:
+            form[key] = {group.name_key for group in category.groups_for(ABILITY_OF[key])}
+    for key, value in (values or {}).items():
+        form[key] = {name.lower() for name in value} if key in GROUP_FIELDS else value
+    return form
+
+
+async def _categories_context(
+    db: AsyncSession, member: Member, editing: Category | None = None
+) -> dict[str, Any]:
+    categories = await forum.list_categories(db, member)
+    return {
+        "categories": categories,
+        # A subcategory's parent is a top-level category, never the category itself.
+        "parents": [
+            c for c in categories if c.parent_id is None and (editing is None or c.id != editing.id)
+        ],
+        "groups": [group for group, _ in await services.list_groups(db)],
+        "group_fields": [(key, GROUP_LEGENDS[key]) for key in GROUP_FIELDS],
+        "marker": FORM_MARKER,
+    }
+
+
+async def _categories_page(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    status_code: int = 200,
+    values: dict[str, Any] | None = None,
+    **context: Any,
+) -> Template:
+    context.setdefault("error", None)
+    context.setdefault("error_field", None)
+    return render(
+        request,
+        "admin/categories.html",
+        status_code=status_code,
+        form=category_form(None, values),
+        action="/admin/categories",
+        **await _categories_context(db, member),
+        **context,
+    )
+
+
+async def _category_page(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    category_id: int,
+    status_code: int = 200,
+    values: dict[str, Any] | None = None,
+    **context: Any,
+) -> Template:
+    category = await forum.category_for(db, member, category_id)
+    context.setdefault("error", None)
+    context.setdefault("error_field", None)
+    return render(
+        request,
+        "admin/category.html",
+        status_code=status_code,
+        category=category,
+        form=category_form(category, values),
+        action=f"/admin/categories/{category.id}",
+        **await _categories_context(db, member, category),
+        **context,
+    )
+
+
+async def _undo(db: AsyncSession, member: Member) -> None:
+    """Forget a half-applied change (a save may flush some fields before refusing another)."""
+    await db.rollback()
+    await db.refresh(member)
+
+
+@get("/categories")
+async def categories(
+    request: Request_, db: AsyncSession, member: Member, created: int | None = None
+) -> Template:
+    notice = None
+    if created is not None:
+        with contextlib.suppress(ServiceError):  # deleted since: no notice
+            notice = f"Created {(await forum.category_for(db, member, created)).name}."
+    return await _categories_page(request, db, member, notice=notice)
+
+
+@post("/categories")
+async def create_category(
+    request: Request_, db: AsyncSession, member: Member, data: Form
+) -> Template | Redirect:
+    values = category_data(data)
+    try:
+        category = await forum.save_category(db, None, values)
+    except ServiceError as error:
+        await _undo(db, member)
+        return await _categories_page(
+            request,
+            db,
+            member,
+            error.status,
+            values,
+            error=error.detail,
+            error_field=error.extra.get("field"),
+        )
+    return Redirect(f"/admin/categories?created={category.id}")
+
+
+@get("/categories/{category_id:int}")
+async def category(
+    request: Request_, db: AsyncSession, member: Member, category_id: int
+) -> Template:
+    return await _category_page(request, db, member, category_id)
+
+
+@post("/categories/{category_id:int}")
+async def update_category(
+    request: Request_, db: AsyncSession, member: Member, category_id: int, data: Form
+) -> Template:
+    category = await forum.category_for(db, member, category_id)
+    values = category_data(data)
+    try:
+        await forum.save_category(db, category, values)
+    except ServiceError as error:
+        await _undo(db, member)
+        return await _category_page(
+            request,
+            db,
+            member,
+            category_id,
+            error.status,
+            values,
+            error=error.detail,
+            error_field=error.extra.get("field"),
+        )
+    return await _category_page(request, db, member, category_id, notice=f"Saved {category.name}.")
+
+
+@post("/categories/{category_id:int}/delete")
+async def delete_category(
+    request: Request_, db: AsyncSession, member: Member, category_id: int
+) -> Template:
+    category = await forum.category_for(db, member, category_id)
+    name = category.name
+    try:
+        await forum.delete_category(db, category)
+    except ServiceError as error:
+        return await _category_page(
+            request, db, member, category_id, error.status, error=error.detail
+        )
+    return await _categories_page(request, db, member, notice=f"Deleted {name}.")
+
+
 @get("/settings")
 async def settings(request: Request_) -> Template:
     return render(request, "admin/settings.html", error=None)
 
 
+SETTING_FIELDS = (
+    "name",
+    "invite_policy",
+    "invite_quota",
+    "edit_window_minutes",
+    "max_post_length",
+    "reactions",
+)
+
+
 @post("/settings")
 async def save_settings(request: Request_, db: AsyncSession, data: Form) -> Template:
-    fields = {
-        key: text(data, key) for key in ("name", "invite_policy", "invite_quota") if key in data
-    }
+    fields = {key: text(data, key) for key in SETTING_FIELDS if key in data}
     try:
         await services.update_instance_settings(db, fields)
         request.state.site = await services.instance_settings(db, request.app.state.settings.name)
@@ -193,6 +421,11 @@ router = Router(
         invites,
         create_invite,
         revoke_invite,
+        categories,
+        create_category,
+        category,
+        update_category,
+        delete_category,
         settings,
         save_settings,
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,25 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         autoescape=select_autoescape(default=True, default_for_string=True),
         enable_async=False,
     )
+    environment.filters["ago"] = ago
+    environment.filters["iso"] = lambda value: value.isoformat() if value else ""
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """A short relative time: "just now", "5 min ago", "3 h ago", "2 d ago", then the date."""
+    if value is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 86400 * 30:
+        return f"{int(seconds // 86400)} d ago"
+    return value.strftime("%d %b %Y")
 
 
 def render(

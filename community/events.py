@@ -1,0 +1,132 @@
+"""What happened, as frozen dataclasses, told to listeners only after the transaction commits.
+
+Services call ``emit(db, event)`` inside their transaction; when that transaction commits, the
+session's ``dispatch`` callable (set by the app on its sessionmaker) receives the events in
+order. A rollback drops them: nobody hears about a change that did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+PENDING = "community.pending_events"
+DISPATCH = "community.dispatch"
+
+Dispatch = Callable[[Sequence["Event"]], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """The base of every event; ``name`` is how hooks and logs refer to it."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class ThreadCreated(Event):
+    thread_id: int
+    category_id: int | None
+    author_id: int
+
+
+@dataclass(frozen=True)
+class ThreadViewed(Event):
+    thread_id: int
+    member_id: int
+
+
+@dataclass(frozen=True)
+class ThreadChanged(Event):
+    """A moderator moved, locked, pinned or hidden a thread (``change`` says which)."""
+
+    thread_id: int
+    actor_id: int
+    change: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class PostCreated(Event):
+    post_id: int
+    thread_id: int
+    number: int
+    author_id: int
+
+
+@dataclass(frozen=True)
+class PostEdited(Event):
+    post_id: int
+    thread_id: int
+    editor_id: int
+
+
+@dataclass(frozen=True)
+class PostDeleted(Event):
+    post_id: int
+    thread_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class PostRestored(Event):
+    post_id: int
+    thread_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class ReactionAdded(Event):
+    post_id: int
+    thread_id: int
+    member_id: int
+    emoji: str
+
+
+@dataclass(frozen=True)
+class ReactionRemoved(Event):
+    post_id: int
+    thread_id: int
+    member_id: int
+    emoji: str
+
+
+@dataclass(frozen=True)
+class ConversationMessageSent(Event):
+    thread_id: int
+    post_id: int
+    author_id: int
+    recipient_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MembersNotified(Event):
+    """New notifications were written for these members (their badges change)."""
+
+    member_ids: tuple[int, ...]
+
+
+def emit(db: AsyncSession | Session, event: Event) -> None:
+    """Queue ``event`` until the current transaction commits."""
+    session = db.sync_session if isinstance(db, AsyncSession) else db
+    session.info.setdefault(PENDING, []).append(event)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    events = session.info.pop(PENDING, None)
+    dispatch = session.info.get(DISPATCH)
+    if events and dispatch is not None:
+        dispatch(events)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(PENDING, None)

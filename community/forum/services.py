@@ -1,0 +1,1092 @@
+"""Forum logic: categories, threads, posts, reactions, bookmarks, reading. No HTTP here.
+
+Every read goes through ``visibility``; content a member may not see is "not found", so its
+existence does not leak. Writes commit their own transaction and ``emit`` events.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from community.accounts.models import Group, Member
+from community.accounts.services import MAX_ID
+from community.db import utcnow
+from community.errors import ServiceError
+from community.events import (
+    PostCreated,
+    PostDeleted,
+    PostEdited,
+    PostRestored,
+    ReactionAdded,
+    ReactionRemoved,
+    ThreadChanged,
+    ThreadCreated,
+    ThreadViewed,
+    emit,
+)
+from community.forum import markup, notify, visibility
+from community.forum.models import (
+    Bookmark,
+    Category,
+    CategoryPermission,
+    Post,
+    PostRevision,
+    Reaction,
+    Thread,
+    ThreadRead,
+)
+
+PAGE_SIZE = 20
+"""Posts per thread page."""
+LIST_SIZE = 30
+TITLE_MIN, TITLE_MAX = 3, 200
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+CURSOR_RE = re.compile(r"^(\d{1,20})_(\d{1,10})$")
+PIN_VALUES = (None, "category", "global")
+
+
+def not_found(what: str = "thread") -> ServiceError:
+    return ServiceError("not_found", f"No such {what}.", 404)
+
+
+def check_id(value: Any, what: str) -> int:
+    """A database id from a URL or a JSON body; anything else is simply not found."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise not_found(what)
+    try:
+        number = int(value)
+    except ValueError:
+        raise not_found(what) from None
+    if not 1 <= number <= MAX_ID:
+        raise not_found(what)
+    return number
+
+
+def slugify(text: str, fallback: str = "thread", limit: int = 80) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].strip("-")
+    return slug or fallback
+
+
+def check_title(title: Any) -> str:
+    title = " ".join(title.split()) if isinstance(title, str) else ""
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        raise ServiceError(
+            "invalid_title",
+            f"Titles are {TITLE_MIN} to {TITLE_MAX} characters long.",
+            422,
+            field="title",
+        )
+    return title
+
+
+def check_body(body: Any, site: dict[str, Any]) -> str:
+    body = body.strip() if isinstance(body, str) else ""
+    limit = int(site.get("max_post_length", 32_000))
+    if not body:
+        raise ServiceError("invalid_body", "Write something first.", 422, field="body")
+    if len(body) > limit:
+        raise ServiceError(
+            "invalid_body",
+            f"Posts are at most {limit:,} characters long; this one has {len(body):,}.",
+            422,
+            field="body",
+        )
+    if "\x00" in body:
+        raise ServiceError(
+            "invalid_body", "Posts cannot contain NUL characters.", 422, field="body"
+        )
+    return body
+
+
+async def render_body(db: AsyncSession, body: str) -> tuple[str, list[Member]]:
+    """The sanitised HTML of ``body`` and the existing members it mentions."""
+    # Rendering a hostile 32,000-character post can take a second: keep it off the event loop.
+    candidates = sorted(await to_thread.run_sync(markup.mention_candidates, body))[:50]
+    mentioned: list[Member] = []
+    if candidates:
+        mentioned = list(
+            (await db.scalars(select(Member).where(Member.username_key.in_(candidates)))).all()
+        )
+    names = {member.username_key for member in mentioned}
+    html = await to_thread.run_sync(markup.render, body, names)
+    return html, mentioned
+
+
+# ---------------------------------------------------------------------------------------------
+# Categories
+
+
+def allowed(member: Member, category: Category, ability: str) -> bool:
+    """May ``member`` do ``ability`` ("see", "start", "reply") in ``category``?"""
+    if member.is_staff:
+        return True
+    if ability == "start" and category.read_only:
+        return False
+    groups = {p.group_id for p in category.permissions if p.ability == ability}
+    return not groups or bool(groups & {group.id for group in member.groups})
+
+
+async def list_categories(db: AsyncSession, member: Member) -> list[Category]:
+    """Every category ``member`` may see, parents first, each followed by its children."""
+    rows = (
+        await db.scalars(
+            select(Category)
+            .where(visibility.categories(member))
+            .order_by(Category.position, Category.name)
+        )
+    ).all()
+    children: dict[int, list[Category]] = {}
+    for category in rows:
+        if category.parent_id is not None:
+            children.setdefault(category.parent_id, []).append(category)
+    ordered: list[Category] = []
+    for category in rows:
+        if category.parent_id is None:
+            ordered.append(category)
+            ordered.extend(children.get(category.id, []))
+    return ordered
+
+
+async def category_for(db: AsyncSession, member: Member, category_id: Any) -> Category:
+    category = await db.scalar(
+        select(Category).where(
+            Category.id == check_id(category_id, "category"), visibility.categories(member)
+        )
+    )
+    if category is None:
+        raise not_found("category")
+    return category
+
+
+async def category_by_slug(db: AsyncSession, member: Member, slug: str) -> Category:
+    category = await db.scalar(
+        select(Category).where(Category.slug == slug, visibility.categories(member))
+    )
+    if category is None:
+        raise not_found("category")
+    return category
+
+
+async def _groups_named(db: AsyncSession, names: Any, field_name: str) -> list[Group]:
+    if names is None:
+        return []
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",") if name.strip()]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ServiceError(
+            f"invalid_{field_name}",
+            f"{field_name} is a list of group names.",
+            422,
+            field=field_name,
+        )
+    keys = {name.strip().lower() for name in names}
+    groups = list((await db.scalars(select(Group).where(Group.name_key.in_(keys)))).all())
+    unknown = keys - {group.name_key for group in groups}
+    if unknown:
+        raise ServiceError(
+            "unknown_group",
+            f"No group is called {', '.join(sorted(unknown))}.",
+            422,
+            field=field_name,
+        )
+    return groups
+
+
+async def save_category(
+    db: AsyncSession, category: Category | None, data: dict[str, Any]
+) -> Category:
+    """Create (``category`` None) or change a category from ``data``; commits.
+
+    Keys: name, description, color, position, parent_id, read_only, and the group lists
+    visible_to_groups, post_groups (start and reply), start_groups, reply_groups.
+    """
+    creating = category is None
+    if category is None:
+        category = Category(description="", color="#2f5fd0", position=0, read_only=False)
+        category.permissions = []
+    if creating or "name" in data:
+        name = data.get("name")
+        name = " ".join(name.split()) if isinstance(name, str) else ""
+        if not 1 <= len(name) <= 64:
+            raise ServiceError(
+                "invalid_name", "Category names are 1 to 64 characters.", 422, field="name"
+            )
+        category.name = name
+        if creating or data.get("slug") is None:
+            category.slug = await _free_slug(db, slugify(name, "category", 64), category.id)
+    if data.get("slug") is not None:
+        slug = slugify(str(data["slug"]), "", 64)
+        if not slug:
+            raise ServiceError("invalid_slug", "Slugs are letters, digits and hyphens.", 422)
+        category.slug = await _free_slug(db, slug, category.id)
+    if "description" in data:
+        description = data["description"] or ""
+        if not isinstance(description, str) or len(description) > 1000:
+            raise ServiceError(
+                "invalid_description", "Descriptions are at most 1,000 characters.", 422
+            )
+        category.description = description.strip()
+    if data.get("color"):
+        if not isinstance(data["color"], str) or not COLOR_RE.fullmatch(data["color"]):
+            raise ServiceError("invalid_color", "Colours look like #2f5fd0.", 422, field="color")
+        category.color = data["color"].lower()
+    if "position" in data:
+        try:
+            category.position = int(data["position"] or 0)
+        except (TypeError, ValueError):
+            raise ServiceError("invalid_position", "Position is a whole number.", 422) from None
+    if "read_only" in data:
+        category.read_only = data["read_only"] in (True, "on", "true", "1", 1)
+    if "parent_id" in data:
+        await _set_parent(db, category, data["parent_id"])
+    grants: dict[str, list[Group]] = {}
+    if "visible_to_groups" in data:
+        grants["see"] = await _groups_named(db, data["visible_to_groups"], "visible_to_groups")
+    if "post_groups" in data:
+        groups = await _groups_named(db, data["post_groups"], "post_groups")
+        grants["start"] = grants["reply"] = groups
+    for ability in ("start", "reply"):
+        if f"{ability}_groups" in data:
+            grants[ability] = await _groups_named(
+                db, data[f"{ability}_groups"], f"{ability}_groups"
+            )
+    if grants:
+        kept = [p for p in category.permissions if p.ability not in grants]
+        category.permissions = kept + [
+            CategoryPermission(group_id=group.id, ability=ability, group=group)
+            for ability, groups in grants.items()
+            for group in groups
+        ]
+    if creating:
+        db.add(category)
+    await db.commit()
+    return category
+
+
+async def _free_slug(db: AsyncSession, slug: str, own_id: int | None) -> str:
+    candidate, n = slug, 1
+    while True:
+        taken = await db.scalar(select(Category.id).where(Category.slug == candidate))
+        if taken is None or taken == own_id:
+            return candidate
+        n += 1
+        candidate = f"{slug[:60]}-{n}"
+
+
+async def _set_parent(db: AsyncSession, category: Category, parent_id: Any) -> None:
+    if parent_id in (None, "", 0, "0"):
+        category.parent_id = None
+        return
+    parent = await db.get(Category, check_id(parent_id, "parent category"))
+    if parent is None:
+        raise ServiceError("unknown_parent", "No such parent category.", 422, field="parent_id")
+    if parent.parent_id is not None or parent.id == category.id:
+        raise ServiceError(
+            "invalid_parent", "Subcategories go one level deep only.", 422, field="parent_id"
+        )
+    if category.id is not None and await db.scalar(
+        select(Category.id).where(Category.parent_id == category.id).limit(1)
+    ):
+        raise ServiceError(
+            "invalid_parent",
+            "This category has subcategories of its own, so it cannot become one.",
+            422,
+            field="parent_id",
+        )
+    category.parent_id = parent.id
+
+
+async def delete_category(db: AsyncSession, category: Category) -> None:
+    if await db.scalar(select(Thread.id).where(Thread.category_id == category.id).limit(1)):
+        raise ServiceError(
+            "category_not_empty", "Move or delete this category's threads first.", 409
+        )
+    if await db.scalar(select(Category.id).where(Category.parent_id == category.id).limit(1)):
+        raise ServiceError("category_not_empty", "Delete its subcategories first.", 409)
+    await db.delete(category)
+    await db.commit()
+
+
+def category_json(category: Category) -> dict[str, Any]:
+    return {
+        "id": category.id,
+        "name": category.name,
+        "slug": category.slug,
+        "description": category.description,
+        "color": category.color,
+        "position": category.position,
+        "parent_id": category.parent_id,
+        "read_only": category.read_only,
+        "visible_to_groups": [group.name for group in category.groups_for("see")],
+        "start_groups": [group.name for group in category.groups_for("start")],
+        "reply_groups": [group.name for group in category.groups_for("reply")],
+        "url": f"/c/{category.slug}",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads
+
+
+async def thread_for(db: AsyncSession, member: Member, thread_id: Any) -> Thread:
+    """The thread if ``member`` may see it (with its category loaded), else 404."""
+    thread = await db.scalar(
+        select(Thread)
+        .where(Thread.id == check_id(thread_id, "thread"), visibility.threads(member))
+        .options(joinedload(Thread.category))
+    )
+    if thread is None:
+        raise not_found()
+    return thread
+
+
+async def create_thread(
+    db: AsyncSession,
+    member: Member,
+    *,
+    category_id: Any,
+    title: Any,
+    body: Any,
+    site: dict[str, Any],
+) -> tuple[Thread, Post]:
+    title = check_title(title)
+    body = check_body(body, site)
+    if category_id in (None, ""):
+        raise ServiceError("invalid_category", "Choose a category.", 422, field="category_id")
+    try:
+        category = await category_for(db, member, category_id)
+    except ServiceError:
+        raise ServiceError(
+            "unknown_category", "No such category.", 422, field="category_id"
+        ) from None
+    if not allowed(member, category, "start"):
+        detail = (
+            f"Only moderators start threads in {category.name}."
+            if category.read_only
+            else f"You cannot start threads in {category.name}."
+        )
+        raise ServiceError("cannot_start", detail, 403, field="category_id")
+    thread = await _new_thread(db, member, category.id, title)
+    set_committed_value(thread, "category", category)
+    post = await add_post(db, member, thread, body)
+    emit(db, ThreadCreated(thread_id=thread.id, category_id=category.id, author_id=member.id))
+    await db.commit()
+    return thread, post
+
+
+async def _new_thread(
+    db: AsyncSession, member: Member, category_id: int | None, title: str
+) -> Thread:
+    now = utcnow()
+    thread = Thread(
+        category_id=category_id,
+        title=title,
+        slug=slugify(title),
+        author_id=member.id,
+        created_at=now,
+        last_posted_at=now,
+        last_poster_id=member.id,
+        post_count=0,
+        reply_count=0,
+        view_count=0,
+    )
+    db.add(thread)
+    await db.flush()
+    return thread
+
+
+async def add_post(
+    db: AsyncSession,
+    member: Member,
+    thread: Thread,
+    body: str,
+    reply_to_number: int | None = None,
+) -> Post:
+    """Append a post to ``thread`` (flushes, does not commit): numbering, rendering,
+    watching and notifications. Callers check permissions first."""
+    now = utcnow()
+    number = await db.scalar(
+        update(Thread)
+        .where(Thread.id == thread.id)
+        .values(
+            post_count=Thread.post_count + 1,
+            reply_count=Thread.post_count,
+            last_posted_at=now,
+            last_poster_id=member.id,
+        )
+        .returning(Thread.post_count)
+        .execution_options(synchronize_session=False)
+    )
+    assert number is not None
+    set_committed_value(thread, "post_count", number)
+    set_committed_value(thread, "reply_count", number - 1)
+    set_committed_value(thread, "last_posted_at", now)
+    html, mentioned = await render_body(db, body)
+    post = Post(
+        thread_id=thread.id,
+        number=number,
+        author_id=member.id,
+        body=body,
+        html=html,
+        reply_to_number=reply_to_number,
+        created_at=now,
+        revision_count=0,
+        reaction_counts={},
+    )
+    db.add(post)
+    await db.flush()
+    await notify.watch_if_unset(db, member.id, thread.id)
+    await _read_up_to(db, member.id, thread.id, number)
+    await notify.after_post(db, thread, post, member, mentioned)
+    emit(db, PostCreated(post_id=post.id, thread_id=thread.id, number=number, author_id=member.id))
+    return post
+
+
+async def reply(
+    db: AsyncSession,
+    member: Member,
+    thread_id: Any,
+    body: Any,
+    site: dict[str, Any],
+    reply_to: Any = None,
+) -> tuple[Thread, Post]:
+    thread = await thread_for(db, member, thread_id)
+    body = check_body(body, site)
+    if thread.locked_at is not None:
+        raise ServiceError("thread_locked", "This thread is locked: no new replies.", 403)
+    if thread.category is not None and not allowed(member, thread.category, "reply"):
+        raise ServiceError("cannot_reply", f"You cannot reply in {thread.category.name}.", 403)
+    reply_to_number = None
+    if reply_to not in (None, ""):
+        try:
+            reply_to_number = int(reply_to)
+        except (TypeError, ValueError):
+            reply_to_number = 0
+        if not 1 <= reply_to_number <= thread.post_count:
+            raise ServiceError(
+                "invalid_reply_to", "reply_to is not a post number of this thread.", 422
+            )
+    post = await add_post(db, member, thread, body, reply_to_number)
+    await db.commit()
+    return thread, post
+
+
+def _cursor(thread: Thread) -> str:
+    micros = int(thread.last_posted_at.timestamp() * 1_000_000)
+    return f"{micros}_{thread.id}"
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, int]:
+    match = CURSOR_RE.fullmatch(cursor)
+    if not match:
+        raise ServiceError("invalid_cursor", "That cursor is not one this server gave out.", 400)
+    micros, thread_id = int(match.group(1)), int(match.group(2))
+    try:
+        moment = datetime.fromtimestamp(micros / 1_000_000).astimezone()
+    except (OverflowError, OSError, ValueError):
+        raise ServiceError(
+            "invalid_cursor", "That cursor is not one this server gave out.", 400
+        ) from None
+    return moment, thread_id
+
+
+@dataclass
+class ThreadRow:
+    """A thread in a list, with what the list shows beside it."""
+
+    thread: Thread
+    category: Category | None
+    author: Member | None
+    last_poster: Member | None
+    last_read_number: int | None
+
+    @property
+    def unread(self) -> int:
+        if self.last_read_number is None:
+            return 0
+        return max(0, self.thread.post_count - self.last_read_number)
+
+    @property
+    def is_new(self) -> bool:
+        return self.last_read_number is None
+
+    @property
+    def url(self) -> str:
+        """Where a click takes the member: their first unread post, or the start."""
+        if self.last_read_number and self.unread:
+            return self.thread.post_url(self.last_read_number + 1)
+        return self.thread.url
+
+
+@dataclass
+class ThreadList:
+    rows: list[ThreadRow]
+    pinned: list[ThreadRow] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+LIST_MODES = ("latest", "unread", "new", "conversations")
+
+
+async def list_threads(
+    db: AsyncSession,
+    member: Member,
+    *,
+    category: Category | None = None,
+    mode: str = "latest",
+    cursor: str | None = None,
+    limit: int = LIST_SIZE,
+) -> ThreadList:
+    """Threads ``member`` may see, newest activity first, ``limit`` at a time (keyset paging).
+
+    The first page of "latest" also returns the pinned threads (global ones everywhere, the
+    category's own on its page) separately, to show above the rest.
+    """
+    if mode not in LIST_MODES:
+        raise ServiceError("invalid_filter", f"Lists are one of: {', '.join(LIST_MODES)}.", 400)
+    limit = max(1, min(int(limit), 100))
+    author, last_poster = aliased(Member), aliased(Member)
+    read = aliased(ThreadRead)
+    query = (
+        select(Thread, Category, author, last_poster, read.last_read_number)
+        .outerjoin(Category, Category.id == Thread.category_id)
+        .outerjoin(author, author.id == Thread.author_id)
+        .outerjoin(last_poster, last_poster.id == Thread.last_poster_id)
+        .outerjoin(read, and_(read.thread_id == Thread.id, read.member_id == member.id))
+        .where(visibility.threads(member))
+    )
+    if mode == "conversations":
+        query = query.where(Thread.category_id.is_(None))
+    else:
+        query = query.where(Thread.category_id.is_not(None))
+    if category is not None:
+        family = select(Category.id).where(
+            or_(Category.id == category.id, Category.parent_id == category.id)
+        )
+        query = query.where(Thread.category_id.in_(family))
+    if mode == "unread":
+        query = query.where(read.last_read_number < Thread.post_count)
+    elif mode == "new":
+        since = member.previous_visit_at or member.created_at
+        query = query.where(read.member_id.is_(None), Thread.created_at > since)
+    pinned_rows: list[ThreadRow] = []
+    pin_scope = None
+    if mode == "latest":
+        pin_scope = (
+            Thread.pinned.is_not(None) if category is not None else Thread.pinned == "global"
+        )
+    if pin_scope is not None and cursor is None:
+        result = await db.execute(
+            query.where(pin_scope).order_by(Thread.last_posted_at.desc()).limit(20)
+        )
+        pinned_rows = [ThreadRow(*row) for row in result.all()]
+    if pin_scope is not None:
+        query = query.where(or_(Thread.pinned.is_(None), ~pin_scope))
+    if cursor:
+        moment, last_id = parse_cursor(cursor)
+        query = query.where(
+            or_(
+                Thread.last_posted_at < moment,
+                and_(Thread.last_posted_at == moment, Thread.id < last_id),
+            )
+        )
+    result = await db.execute(
+        query.order_by(Thread.last_posted_at.desc(), Thread.id.desc()).limit(limit + 1)
+    )
+    rows = [ThreadRow(*row) for row in result.all()]
+    next_cursor = _cursor(rows[limit - 1].thread) if len(rows) > limit else None
+    return ThreadList(rows=rows[:limit], pinned=pinned_rows, next_cursor=next_cursor)
+
+
+async def list_counts(db: AsyncSession, member: Member) -> dict[str, int]:
+    """How many threads are unread and new for ``member`` (the tabs' badges)."""
+    read = aliased(ThreadRead)
+    base = (
+        select(func.count())
+        .select_from(Thread)
+        .outerjoin(read, and_(read.thread_id == Thread.id, read.member_id == member.id))
+        .where(visibility.threads(member), Thread.category_id.is_not(None))
+    )
+    since = member.previous_visit_at or member.created_at
+    unread = await db.scalar(base.where(read.last_read_number < Thread.post_count))
+    new = await db.scalar(base.where(read.member_id.is_(None), Thread.created_at > since))
+    return {"unread": unread or 0, "new": new or 0}
+
+
+async def moderate_thread(
+    db: AsyncSession, member: Member, thread_id: Any, changes: dict[str, Any]
+) -> Thread:
+    """Pin, lock, hide or move a thread (moderators and admins)."""
+    thread = await thread_for(db, member, thread_id)
+    if not member.is_staff:
+        raise ServiceError("forbidden", "Only moderators pin, lock, hide and move threads.", 403)
+    if thread.is_conversation and {"pinned", "category_id"} & changes.keys():
+        raise ServiceError("invalid_change", "Private conversations are not pinned or moved.", 422)
+    now = utcnow()
+    if "pinned" in changes:
+        pinned = changes["pinned"]
+        pinned = {True: "category", False: None, "": None, "none": None}.get(pinned, pinned)
+        if pinned not in PIN_VALUES:
+            raise ServiceError(
+                "invalid_pinned", 'pinned is false, true, "category" or "global".', 422
+            )
+        if pinned != thread.pinned:
+            thread.pinned = pinned
+            emit(db, ThreadChanged(thread.id, member.id, "pinned", pinned))
+    for flag, column in (("locked", "locked_at"), ("hidden", "hidden_at")):
+        if flag in changes:
+            value = changes[flag]
+            if not isinstance(value, bool):
+                raise ServiceError(f"invalid_{flag}", f"{flag} is true or false.", 422)
+            if value != (getattr(thread, column) is not None):
+                setattr(thread, column, now if value else None)
+                emit(db, ThreadChanged(thread.id, member.id, flag, value))
+    if "category_id" in changes and changes["category_id"] != thread.category_id:
+        target = await db.get(Category, check_id(changes["category_id"], "category"))
+        if target is None:
+            raise ServiceError("unknown_category", "No such category.", 422, field="category_id")
+        thread.category_id = target.id
+        set_committed_value(thread, "category", target)
+        emit(db, ThreadChanged(thread.id, member.id, "moved", target.id))
+    await db.commit()
+    return thread
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a thread
+
+
+@dataclass
+class PostView:
+    """A post as a page shows it."""
+
+    post: Post
+    author: Member | None
+    my_reactions: set[str] = field(default_factory=set)
+    reactors: dict[str, list[str]] = field(default_factory=dict)
+    bookmarked: bool = False
+    can_edit: bool = False
+
+
+def page_count(thread: Thread) -> int:
+    return max(1, math.ceil(thread.post_count / PAGE_SIZE))
+
+
+def page_of(number: int) -> int:
+    return max(1, math.ceil(number / PAGE_SIZE))
+
+
+async def posts_between(
+    db: AsyncSession,
+    member: Member,
+    thread: Thread,
+    first: int,
+    last: int,
+    site: dict[str, Any] | None = None,
+) -> list[PostView]:
+    """Posts numbered ``first``..``last`` with what the page shows beside each, in four queries
+    whatever their number: the posts and authors, the member's reactions, up to ten names per
+    reaction, the member's bookmarks."""
+    result = await db.execute(
+        select(Post, Member)
+        .outerjoin(Member, Member.id == Post.author_id)
+        .where(Post.thread_id == thread.id, Post.number.between(first, last))
+        .order_by(Post.number)
+    )
+    views = [
+        PostView(post, author, can_edit=site is not None and may_edit(member, post, site))
+        for post, author in result.all()
+    ]
+    if not views:
+        return views
+    by_id = {view.post.id: view for view in views}
+    ids = list(by_id)
+    mine = await db.execute(
+        select(Reaction.post_id, Reaction.emoji).where(
+            Reaction.post_id.in_(ids), Reaction.member_id == member.id
+        )
+    )
+    for post_id, emoji in mine.all():
+        by_id[post_id].my_reactions.add(emoji)
+    ranked = (
+        select(
+            Reaction.post_id,
+            Reaction.emoji,
+            Member.username,
+            func.row_number()
+            .over(
+                partition_by=(Reaction.post_id, Reaction.emoji),
+                order_by=Reaction.created_at,
+            )
+            .label("rank"),
+        )
+        .join(Member, Member.id == Reaction.member_id)
+        .where(Reaction.post_id.in_(ids))
+        .subquery()
+    )
+    names = await db.execute(
+        select(ranked.c.post_id, ranked.c.emoji, ranked.c.username).where(ranked.c.rank <= 10)
+    )
+    for post_id, emoji, username in names.all():
+        by_id[post_id].reactors.setdefault(emoji, []).append(username)
+    marks = await db.scalars(
+        select(Bookmark.post_id).where(Bookmark.member_id == member.id, Bookmark.post_id.in_(ids))
+    )
+    for post_id in marks.all():
+        by_id[post_id].bookmarked = True
+    return views
+
+
+async def thread_page(
+    db: AsyncSession,
+    member: Member,
+    thread: Thread,
+    page: int,
+    site: dict[str, Any] | None = None,
+) -> list[PostView]:
+    """One page of ``thread``: the index on (thread, number) makes page 500 cost as page 1."""
+    page = max(1, page)
+    first = (page - 1) * PAGE_SIZE + 1
+    return await posts_between(db, member, thread, first, first + PAGE_SIZE - 1, site)
+
+
+async def posts_after(
+    db: AsyncSession,
+    member: Member,
+    thread: Thread,
+    after: int,
+    limit: int = 50,
+    site: dict[str, Any] | None = None,
+) -> list[PostView]:
+    after = max(0, after)
+    last = after + max(1, min(limit, 100))
+    return await posts_between(db, member, thread, after + 1, last, site)
+
+
+async def last_read(db: AsyncSession, member: Member, thread: Thread) -> int:
+    return (
+        await db.scalar(
+            select(ThreadRead.last_read_number).where(
+                ThreadRead.member_id == member.id, ThreadRead.thread_id == thread.id
+            )
+        )
+        or 0
+    )
+
+
+async def record_view(db: AsyncSession, member: Member, thread: Thread, up_to: int) -> None:
+    """The member read ``thread`` up to post ``up_to``: move their mark forward, count a view
+    once per member per hour, and commit."""
+    row = await db.get(ThreadRead, (member.id, thread.id))
+    now = utcnow()
+    if row is None or now - row.read_at > timedelta(hours=1):
+        await db.execute(
+            update(Thread)
+            .where(Thread.id == thread.id)
+            .values(view_count=Thread.view_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        emit(db, ThreadViewed(thread_id=thread.id, member_id=member.id))
+    await _read_up_to(db, member.id, thread.id, up_to, row)
+    await notify.mark_thread_read(db, member, thread, up_to)
+    await db.commit()
+
+
+async def _read_up_to(
+    db: AsyncSession, member_id: int, thread_id: int, number: int, row: ThreadRead | None = None
+) -> None:
+    row = row or await db.get(ThreadRead, (member_id, thread_id))
+    if row is None:
+        db.add(
+            ThreadRead(
+                member_id=member_id, thread_id=thread_id, last_read_number=number, read_at=utcnow()
+            )
+        )
+        try:
+            async with db.begin_nested():
+                await db.flush()
+        except IntegrityError:
+            pass  # read twice at once: the other request wrote the row
+        return
+    row.read_at = utcnow()
+    if number > row.last_read_number:
+        row.last_read_number = number
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts
+
+
+async def post_for(
+    db: AsyncSession, member: Member, post_id: Any, *, deleted: bool = False
+) -> tuple[Post, Thread]:
+    """A post in a thread ``member`` may see; deleted posts only for staff, or with
+    ``deleted`` (the caller then checks who may act on it)."""
+    query = (
+        select(Post, Thread)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.id == check_id(post_id, "post"), visibility.threads(member))
+        .options(joinedload(Thread.category))
+    )
+    if not deleted:
+        query = query.where(visibility.posts(member))
+    row = (await db.execute(query)).first()
+    if row is None:
+        raise not_found("post")
+    return row[0], row[1]
+
+
+async def post_by_number(db: AsyncSession, thread: Thread, number: int) -> Post | None:
+    return await db.scalar(select(Post).where(Post.thread_id == thread.id, Post.number == number))
+
+
+def may_edit(member: Member, post: Post, site: dict[str, Any]) -> bool:
+    if member.is_staff:
+        return True
+    if post.author_id != member.id or post.deleted_at is not None:
+        return False
+    window = timedelta(minutes=int(site.get("edit_window_minutes", 1440)))
+    return utcnow() - post.created_at <= window
+
+
+async def edit_post(
+    db: AsyncSession,
+    member: Member,
+    post_id: Any,
+    body: Any,
+    site: dict[str, Any],
+    title: Any = None,
+) -> tuple[Post, Thread]:
+    """Change a post (and, for the first post, its thread's title), keeping the old version."""
+    post, thread = await post_for(db, member, post_id)
+    if post.author_id != member.id and not member.is_staff:
+        raise ServiceError("forbidden", "Only the author and moderators edit a post.", 403)
+    if not may_edit(member, post, site):
+        minutes = int(site.get("edit_window_minutes", 1440))
+        raise ServiceError(
+            "edit_window_passed",
+            f"Posts can be edited for {minutes} minutes after they are written.",
+            403,
+        )
+    body = check_body(body, site)
+    new_title = check_title(title) if title not in (None, "") and post.number == 1 else None
+    title_changed = new_title is not None and new_title != thread.title
+    if body == post.body and not title_changed:
+        return post, thread
+    db.add(
+        PostRevision(
+            post_id=post.id,
+            number=post.revision_count + 1,
+            body=post.body,
+            html=post.html,
+            title=thread.title if post.number == 1 else None,
+            editor_id=member.id,
+            created_at=post.edited_at or post.created_at,
+        )
+    )
+    old_mentions = markup.mention_candidates(post.body)
+    html, mentioned = await render_body(db, body)
+    post.body, post.html = body, html
+    post.edited_at = utcnow()
+    post.revision_count += 1
+    if title_changed:
+        assert new_title is not None
+        thread.title, thread.slug = new_title, slugify(new_title)
+    newly = [m for m in mentioned if m.username_key not in old_mentions]
+    await notify.mentions(db, thread, post, member, newly)
+    emit(db, PostEdited(post_id=post.id, thread_id=thread.id, editor_id=member.id))
+    await db.commit()
+    return post, thread
+
+
+async def revisions(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, list[Any]]:
+    """Earlier versions of a post, newest first (the author and moderators only)."""
+    post, _ = await post_for(db, member, post_id)
+    if post.author_id != member.id and not member.is_staff:
+        raise ServiceError("forbidden", "Only the author and moderators see earlier versions.", 403)
+    editor = aliased(Member)
+    rows = await db.execute(
+        select(PostRevision, editor)
+        .outerjoin(editor, editor.id == PostRevision.editor_id)
+        .where(PostRevision.post_id == post.id)
+        .order_by(PostRevision.number.desc())
+    )
+    return post, list(rows.all())
+
+
+async def delete_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:
+    """Soft-delete a post (its author or staff). Deleting the first post hides the thread."""
+    post, thread = await post_for(db, member, post_id)
+    if post.author_id != member.id and not member.is_staff:
+        raise ServiceError("forbidden", "Only the author and moderators delete a post.", 403)
+    now = utcnow()
+    post.deleted_at, post.deleted_by_id = now, member.id
+    if post.number == 1 and thread.hidden_at is None:
+        thread.hidden_at = now
+        emit(db, ThreadChanged(thread.id, member.id, "hidden", True))
+    emit(db, PostDeleted(post_id=post.id, thread_id=thread.id, actor_id=member.id))
+    await db.commit()
+    return post, thread
+
+
+async def restore_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:
+    """Undo a delete: staff, or the author of a post they deleted themselves."""
+    post, thread = await post_for(db, member, post_id, deleted=True)
+    if post.deleted_at is None:
+        return post, thread
+    if not member.is_staff and post.deleted_by_id != member.id:
+        raise not_found("post")
+    post.deleted_at, post.deleted_by_id = None, None
+    if post.number == 1 and thread.hidden_at is not None and member.is_staff:
+        thread.hidden_at = None
+        emit(db, ThreadChanged(thread.id, member.id, "hidden", False))
+    emit(db, PostRestored(post_id=post.id, thread_id=thread.id, actor_id=member.id))
+    await db.commit()
+    return post, thread
+
+
+# ---------------------------------------------------------------------------------------------
+# Reactions and bookmarks
+
+
+async def toggle_reaction(
+    db: AsyncSession, member: Member, post_id: Any, emoji: Any, site: dict[str, Any]
+) -> tuple[Post, bool]:
+    """Add ``emoji`` from ``member`` to the post, or take it back; True when added."""
+    choices = site.get("reactions") or []
+    if not isinstance(emoji, str) or emoji not in choices:
+        raise ServiceError(
+            "unknown_emoji", f"Reactions are one of: {' '.join(choices)}.", 422, field="emoji"
+        )
+    post, thread = await post_for(db, member, post_id)
+    if post.deleted_at is not None:
+        raise ServiceError("post_deleted", "This post is deleted.", 409)
+    existing = await db.get(Reaction, (post.id, member.id, emoji))
+    if existing is not None:
+        await db.delete(existing)
+        added = False
+        emit(db, ReactionRemoved(post.id, thread.id, member.id, emoji))
+    else:
+        db.add(Reaction(post_id=post.id, member_id=member.id, emoji=emoji, created_at=utcnow()))
+        try:
+            async with db.begin_nested():
+                await db.flush()
+        except IntegrityError:
+            return post, True  # a double click: the first one counted
+        added = True
+        emit(db, ReactionAdded(post.id, thread.id, member.id, emoji))
+        if post.author_id is not None and post.author_id != member.id:
+            await notify.send(
+                db, [post.author_id], "reaction", member, thread, post, {"emoji": emoji}
+            )
+    await db.flush()
+    counts = await db.execute(
+        select(Reaction.emoji, func.count())
+        .where(Reaction.post_id == post.id)
+        .group_by(Reaction.emoji)
+    )
+    post.reaction_counts = {e: n for e, n in counts.all()}
+    await db.commit()
+    return post, added
+
+
+async def toggle_bookmark(db: AsyncSession, member: Member, post_id: Any) -> bool:
+    """Bookmark a post or remove the bookmark; True when now bookmarked."""
+    post, _ = await post_for(db, member, post_id)
+    existing = await db.get(Bookmark, (member.id, post.id))
+    if existing is not None:
+        await db.delete(existing)
+        await db.commit()
+        return False
+    db.add(Bookmark(member_id=member.id, post_id=post.id, created_at=utcnow()))
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+    return True
+
+
+async def bookmarks(db: AsyncSession, member: Member, limit: int = 100) -> list[Any]:
+    """The member's bookmarked posts they may still see: (post, thread, author, bookmark)."""
+    author = aliased(Member)
+    rows = await db.execute(
+        select(Post, Thread, author, Bookmark.created_at)
+        .join(Bookmark, and_(Bookmark.post_id == Post.id, Bookmark.member_id == member.id))
+        .join(Thread, Thread.id == Post.thread_id)
+        .outerjoin(author, author.id == Post.author_id)
+        .where(visibility.threads(member), visibility.posts(member))
+        .order_by(Bookmark.created_at.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles
+
+
+@dataclass
+class Profile:
+    member: Member
+    posts: list[Any]
+    thread_count: int
+    post_count: int
+    reactions_received: int
+    reactions_given: int
+
+
+async def profile(db: AsyncSession, viewer: Member, username: str) -> Profile:
+    """A member's page as ``viewer`` sees it: counts and recent posts only from what the viewer
+    may see."""
+    member = await db.scalar(select(Member).where(Member.username_key == username.lower()))
+    if member is None:
+        raise not_found("member")
+    visible = and_(visibility.threads(viewer), visibility.posts(viewer), Post.deleted_at.is_(None))
+    recent = await db.execute(
+        select(Post, Thread)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.author_id == member.id, visible)
+        .order_by(Post.created_at.desc())
+        .limit(20)
+    )
+    posts = list(recent.all())
+    post_count = await db.scalar(
+        select(func.count())
+        .select_from(Post)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.author_id == member.id, visible)
+    )
+    thread_count = await db.scalar(
+        select(func.count())
+        .select_from(Post)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.author_id == member.id, Post.number == 1, visible)
+    )
+    received = await db.scalar(
+        select(func.count())
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.author_id == member.id, visible)
+    )
+    given = await db.scalar(
+        select(func.count())
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Reaction.member_id == member.id, visible)
+    )
+    return Profile(member, posts, thread_count or 0, post_count or 0, received or 0, given or 0)

@@ -1,0 +1,69 @@
+"""Who may see what, as SQL: every content query filters through ``threads`` (and ``posts``).
+
+The rules: staff see every category; other members see a category when it names no groups for
+"see" or they belong to one of those groups, and its parent (if any) is visible too. A private
+conversation is seen only by its participants, staff included. Hidden threads and deleted posts
+are seen only by staff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy.orm import aliased
+
+from community.accounts.models import Member, group_members
+from community.forum.models import Category, CategoryPermission, ConversationMember, Post, Thread
+
+
+def _granted(category: Any, member: Member, ability: str) -> ColumnElement[bool]:
+    """``ability`` in ``category`` (an entity or alias) is open to all or to one of the groups."""
+    rule = CategoryPermission
+    named = exists().where(rule.category_id == category.id, rule.ability == ability)
+    member_in = exists().where(
+        rule.category_id == category.id,
+        rule.ability == ability,
+        rule.group_id == group_members.c.group_id,
+        group_members.c.member_id == member.id,
+    )
+    return or_(~named, member_in)
+
+
+def categories(member: Member, category: Any = Category) -> ColumnElement[bool]:
+    """The condition on ``category`` (an entity or alias) that ``member`` may see it."""
+    if member.is_staff:
+        return true()
+    parent = aliased(Category)
+    parent_visible = exists().where(
+        parent.id == category.parent_id, _granted(parent, member, "see")
+    )
+    return and_(
+        _granted(category, member, "see"),
+        or_(category.parent_id.is_(None), parent_visible),
+    )
+
+
+def category_ids(member: Member) -> Any:
+    """A subquery of the ids of every category ``member`` may see."""
+    return select(Category.id).where(categories(member)).scalar_subquery()
+
+
+def threads(member: Member, thread: Any = Thread) -> ColumnElement[bool]:
+    """The condition on ``thread`` (an entity or alias) that ``member`` may see it."""
+    participant = exists().where(
+        ConversationMember.thread_id == thread.id, ConversationMember.member_id == member.id
+    )
+    in_category = thread.category_id.in_(select(Category.id).where(categories(member)))
+    rule = or_(and_(thread.category_id.is_(None), participant), in_category)
+    if not member.is_staff:
+        rule = and_(rule, thread.hidden_at.is_(None))
+    return rule
+
+
+def posts(member: Member, post: Any = Post) -> ColumnElement[bool]:
+    """The condition on ``post`` that it is listed (search, profiles, feeds): not deleted,
+    unless ``member`` is staff. The thread's own condition is applied separately."""
+    if member.is_staff:
+        return true()
+    return post.deleted_at.is_(None)
