@@ -51,10 +51,9 @@ async def test_pubsub_goes_through_the_configured_backend(app):
     channels = app.plugins.get(ChannelsPlugin)
     expected = RedisChannelsPubSubBackend if app.state.redis else MemoryChannelsBackend
     assert isinstance(channels._backend, expected)
-    async with app.lifespan(), channels.start_subscription(["probe"]) as subscriber:
+    async with channels.start_subscription(["probe"]) as subscriber:  # the fixture started it
         channels.publish({"hello": "world"}, "probe")
         async with asyncio.timeout(5):
             async for event in subscriber.iter_events():
                 assert json.loads(event) == {"hello": "world"}
                 break
-    await app.state.engine.dispose()

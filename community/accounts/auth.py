@@ -98,6 +98,13 @@ def provide_db(request: Request[Any, Any, Any]) -> AsyncSession:
     return request.state.db
 
 
+async def undo(db: AsyncSession, member: Member) -> None:
+    """Forget a half-applied change before showing the form again, and reload the member the
+    page still needs (a rollback expires every loaded object)."""
+    await db.rollback()
+    await db.refresh(member)
+
+
 def provide_member(request: Request[Any, Any, Any]) -> Member:
     member = request.scope.get("user")
     if member is None:

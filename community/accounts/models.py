@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, raiseload, relationship
 
 from community.db import Base, UTCDateTime, utcnow
 
@@ -155,6 +155,12 @@ class InstanceSetting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+def brief(*members: Any) -> list[Any]:
+    """Loader options for members (entities or aliases) shown by name only, as authors in
+    lists: their groups and inviter are not loaded, so a page costs the same whoever is on it."""
+    return [raiseload(m.groups) for m in members] + [raiseload(m.invited_by) for m in members]
 
 
 def _iso(value: datetime | None) -> str | None:

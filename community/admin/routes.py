@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts import services
-from community.accounts.auth import require_admin
+from community.accounts.auth import require_admin, undo
 from community.accounts.models import Member
 from community.accounts.routes import Form, create_invite_from_form, text
 from community.errors import ServiceError
@@ -297,12 +297,6 @@ async def _category_page(
     )
 
 
-async def _undo(db: AsyncSession, member: Member) -> None:
-    """Forget a half-applied change (a save may flush some fields before refusing another)."""
-    await db.rollback()
-    await db.refresh(member)
-
-
 @get("/categories")
 async def categories(
     request: Request_, db: AsyncSession, member: Member, created: int | None = None
@@ -322,7 +316,7 @@ async def create_category(
     try:
         category = await forum.save_category(db, None, values)
     except ServiceError as error:
-        await _undo(db, member)
+        await undo(db, member)
         return await _categories_page(
             request,
             db,
@@ -351,7 +345,7 @@ async def update_category(
     try:
         await forum.save_category(db, category, values)
     except ServiceError as error:
-        await _undo(db, member)
+        await undo(db, member)
         return await _category_page(
             request,
             db,

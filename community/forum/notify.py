@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from community.accounts.models import Member
+from community.accounts.models import Member, brief
 from community.db import utcnow
 from community.errors import ServiceError
 from community.events import MembersNotified, emit
@@ -29,7 +29,8 @@ from community.forum.models import (
 )
 
 KINDS = ("reply", "mention", "quote", "reaction", "message", "thread")
-PRIORITY = {"mention": 0, "quote": 1, "message": 2, "reply": 3, "thread": 4}
+PRIORITY = {"quote": 0, "mention": 1, "message": 2, "reply": 3, "thread": 4}
+"""One notification per member per post, for the strongest reason (a quote names its author)."""
 
 
 async def send(
@@ -68,7 +69,7 @@ async def after_post(
     db: AsyncSession, thread: Thread, post: Post, author: Member, mentioned: list[Member]
 ) -> None:
     """Tell everyone who should hear about a new post, each member once, by the strongest
-    reason: mention, quote, private message, reply (watching or replied to), new thread."""
+    reason: quote, mention, private message, reply (watching or replied to), new thread."""
     reasons: dict[int, str] = {}
 
     def add(member_id: int | None, kind: str) -> None:
@@ -244,6 +245,7 @@ async def list_notifications(
         .outerjoin(Post, Post.id == Notification.post_id)
         .outerjoin(actor, actor.id == Notification.actor_id)
         .where(_visible(member))
+        .options(*brief(actor))
     )
     if before is not None:
         query = query.where(Notification.id < before)

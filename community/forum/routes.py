@@ -13,6 +13,7 @@ from litestar.response import Redirect, ServerSentEvent, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import live
+from community.accounts.auth import undo
 from community.accounts.models import Member
 from community.accounts.routes import PUBLIC, Form, text
 from community.accounts.routes import _settings_page as settings_page
@@ -132,7 +133,7 @@ async def category_page(
     return await _list_page(request, db, member, mode="latest", cursor=cursor, category=category)
 
 
-@post("/c/{slug:str}/watch")
+@post("/c/{slug:str}/watch", status_code=200)
 async def watch_category(db: AsyncSession, member: Member, slug: str, data: Form) -> Redirect:
     category = await services.category_by_slug(db, member, slug)
     await notify.set_category_watch(db, member, category.id, text(data, "level"))
@@ -179,7 +180,7 @@ async def new_thread_page(
     return _compose(request, kind="thread", categories=choices, values={"category_id": selected})
 
 
-@post("/new-thread")
+@post("/new-thread", status_code=200)
 async def create_thread(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
@@ -194,7 +195,7 @@ async def create_thread(
             site=request.state.site,
         )
     except ServiceError as error:
-        await db.rollback()
+        await undo(db, member)
         choices = [
             c
             for c in await services.list_categories(db, member)
@@ -228,7 +229,7 @@ async def new_conversation_page(request: Request[Any, Any, Any], to: str | None 
     return _compose(request, kind="conversation", values={"usernames": to or ""})
 
 
-@post("/messages/new")
+@post("/messages/new", status_code=200)
 async def create_conversation(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
@@ -243,7 +244,7 @@ async def create_conversation(
             site=request.state.site,
         )
     except ServiceError as error:
-        await db.rollback()
+        await undo(db, member)
         return _compose(
             request, kind="conversation", status_code=error.status, values=values, error=error
         )
@@ -340,7 +341,7 @@ async def posts_after(
     )
 
 
-@post("/t/{thread_id:int}/reply")
+@post("/t/{thread_id:int}/reply", status_code=200)
 async def reply(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, thread_id: int, data: Form
 ) -> Template | Redirect:
@@ -350,7 +351,7 @@ async def reply(
             db, member, thread_id, values["body"], request.state.site, values["reply_to"] or None
         )
     except ServiceError as error:
-        await db.rollback()
+        await undo(db, member)
         if error.status == 404:
             raise
         thread = await services.thread_for(db, member, thread_id)
@@ -407,20 +408,20 @@ async def reply_page(
     return _compose(request, kind="reply", values=values, thread=thread)
 
 
-@post("/preview")
+@post("/preview", status_code=200)
 async def preview(db: AsyncSession, data: Form) -> Response[str]:
     html, _ = await services.render_body(db, text(data, "body")[:100_000])
     return Response(html or '<p class="muted">Nothing to preview yet.</p>', media_type="text/html")
 
 
-@post("/t/{thread_id:int}/watch")
+@post("/t/{thread_id:int}/watch", status_code=200)
 async def watch_thread(db: AsyncSession, member: Member, thread_id: int, data: Form) -> Redirect:
     thread = await services.thread_for(db, member, thread_id)
     await notify.set_thread_watch(db, member, thread, text(data, "level"))
     return see_other(thread.url + "?page=1")
 
 
-@post("/t/{thread_id:int}/moderate")
+@post("/t/{thread_id:int}/moderate", status_code=200)
 async def moderate(db: AsyncSession, member: Member, thread_id: int, data: Form) -> Redirect:
     action = text(data, "action")
     changes: dict[str, Any] = {
@@ -481,7 +482,7 @@ async def edit_page(
     return render(request, template, post=post_, thread=thread, values=values, errors={})
 
 
-@post("/posts/{post_id:int}/edit")
+@post("/posts/{post_id:int}/edit", status_code=200)
 async def edit_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int, data: Form
 ) -> Template | Redirect:
@@ -491,7 +492,7 @@ async def edit_post(
             db, member, post_id, values["body"], request.state.site, title=values["title"]
         )
     except ServiceError as error:
-        await db.rollback()
+        await undo(db, member)
         if error.status == 404:
             raise
         post_, thread = await services.post_for(db, member, post_id)
@@ -510,7 +511,7 @@ async def edit_post(
     return see_other(thread.post_url(post_.number))
 
 
-@post("/posts/{post_id:int}/delete")
+@post("/posts/{post_id:int}/delete", status_code=200)
 async def delete_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
 ) -> Template | Redirect:
@@ -522,7 +523,7 @@ async def delete_post(
     return see_other(thread.post_url(post_.number))
 
 
-@post("/posts/{post_id:int}/restore")
+@post("/posts/{post_id:int}/restore", status_code=200)
 async def restore_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
 ) -> Template | Redirect:
@@ -541,7 +542,7 @@ async def revisions_page(
     return render(request, "forum/revisions.html", post=post_, thread=thread, revisions=rows)
 
 
-@post("/posts/{post_id:int}/react")
+@post("/posts/{post_id:int}/react", status_code=200)
 async def react(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int, data: Form
 ) -> Template | Redirect:
@@ -554,7 +555,7 @@ async def react(
     return see_other(thread.post_url(post_.number))
 
 
-@post("/posts/{post_id:int}/bookmark")
+@post("/posts/{post_id:int}/bookmark", status_code=200)
 async def bookmark(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
 ) -> Template | Redirect:
@@ -592,7 +593,7 @@ async def notification_badge(
     return render(request, "forum/_badge.html", unread=await notify.unread_count(db, member))
 
 
-@post("/notifications/read")
+@post("/notifications/read", status_code=200)
 async def read_notifications(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Redirect:
@@ -679,11 +680,14 @@ async def latest_feed(
     return await _feed(request, db, token, None)
 
 
-@get("/feeds/{token:str}/c/{slug:str}.atom", opt=PUBLIC)
+@get("/feeds/{token:str}/c/{name:str}", opt=PUBLIC)
 async def category_feed(
-    request: Request[Any, Any, Any], db: AsyncSession, token: str, slug: str
+    request: Request[Any, Any, Any], db: AsyncSession, token: str, name: str
 ) -> Response[str]:
-    return await _feed(request, db, token, slug)
+    """``/feeds/<token>/c/<category-slug>.atom``."""
+    if not name.endswith(".atom"):
+        raise ServiceError("not_found", "No such feed.", 404)
+    return await _feed(request, db, token, name.removesuffix(".atom"))
 
 
 async def _feed(
@@ -697,7 +701,9 @@ async def _feed(
     base = request.app.state.settings.base_url
     site = request.state.site
     title = f"{site['name']}: {category.name}" if category else f"{site['name']}: latest"
-    updated = max((e.updated for e in entries), default=None) or member.created_at
+    updated = max(
+        (e.post.edited_at or e.post.created_at for e in entries), default=member.created_at
+    )
     document = feeds.atom(
         title=title,
         feed_url=f"{base}{request.url.path}",
@@ -708,7 +714,7 @@ async def _feed(
     return Response(document, media_type="application/atom+xml; charset=utf-8")
 
 
-@post("/settings/feed")
+@post("/settings/feed", status_code=200)
 async def create_feed_token(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member
 ) -> Template:
@@ -717,7 +723,7 @@ async def create_feed_token(
     return await settings_page(request, db, member, feed_url=f"{base}/feeds/{token}/latest.atom")
 
 
-@post("/settings/feed/delete")
+@post("/settings/feed/delete", status_code=200)
 async def revoke_feed_token(db: AsyncSession, member: Member) -> Redirect:
     await feeds.revoke_feed_token(db, member)
     return see_other("/settings#feeds")

@@ -17,10 +17,10 @@ from anyio import to_thread
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from community.accounts.models import Group, Member
+from community.accounts.models import Group, Member, brief
 from community.accounts.services import MAX_ID
 from community.db import utcnow
 from community.errors import ServiceError
@@ -567,6 +567,7 @@ async def list_threads(
         .outerjoin(last_poster, last_poster.id == Thread.last_poster_id)
         .outerjoin(read, and_(read.thread_id == Thread.id, read.member_id == member.id))
         .where(visibility.threads(member))
+        .options(*brief(author, last_poster), raiseload(Category.permissions))
     )
     if mode == "conversations":
         query = query.where(Thread.category_id.is_(None))
@@ -705,6 +706,7 @@ async def posts_between(
         .outerjoin(Member, Member.id == Post.author_id)
         .where(Post.thread_id == thread.id, Post.number.between(first, last))
         .order_by(Post.number)
+        .options(*brief(Member))
     )
     views = [
         PostView(post, author, can_edit=site is not None and may_edit(member, post, site))
@@ -1028,6 +1030,7 @@ async def bookmarks(db: AsyncSession, member: Member, limit: int = 100) -> list[
         .join(Thread, Thread.id == Post.thread_id)
         .outerjoin(author, author.id == Post.author_id)
         .where(visibility.threads(member), visibility.posts(member))
+        .options(*brief(author))
         .order_by(Bookmark.created_at.desc())
         .limit(limit)
     )
