@@ -77,6 +77,9 @@ class Publisher:
             for channel, message in messages(self.namespace, event):
                 try:
                     self.channels.publish(json.dumps(message), channel)
+                except RuntimeError:
+                    # Channels not started: a script or command outside the server wrote.
+                    log.debug("live: channels not running; %s not published", event.name)
                 except Exception as exc:  # a dead channel must never fail a committed write
                     log.warning("live: could not publish %s: %s", event.name, exc)
 

@@ -21,6 +21,10 @@ LIMITS: dict[str, Limit] = {
     "signin_account": Limit(10, 900),
     "register_ip": Limit(10, 3600),
     "invite_ip": Limit(60, 600),
+    "post": Limit(20, 60),
+    "thread": Limit(10, 600),
+    "react": Limit(60, 60),
+    "search": Limit(30, 60),
 }
 """The named limits; tests and operators read them here."""
 

@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 
 from community.accounts import services as accounts
+from community.ratelimit import LIMITS
 from tests.conftest import api_token, make_member, sign_in
 
 
@@ -328,3 +329,30 @@ async def test_openapi_documents_the_forum_api(app, client):
         "/api/v1/conversations",
     ):
         assert path in schema["paths"], path
+
+
+async def test_posting_is_rate_limited_per_member(client, people):
+    root, alice, bob = people["root"], people["alice"], people["bob"]
+    general = await make_category(client, root, name="General")
+    made = (
+        await client.post(
+            "/api/v1/threads",
+            json={"category_id": general["id"], "title": "Busy", "body": "x"},
+            headers=alice,
+        )
+    ).json()
+    limit = LIMITS["post"].count
+    for n in range(limit):
+        response = await client.post(
+            f"/api/v1/threads/{made['id']}/posts", json={"body": f"r{n}"}, headers=bob
+        )
+        assert response.status_code == 201
+    refused = await client.post(
+        f"/api/v1/threads/{made['id']}/posts", json={"body": "one more"}, headers=bob
+    )
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert refused.json()["error"] == "rate_limited"
+    other = await client.post(
+        f"/api/v1/threads/{made['id']}/posts", json={"body": "alice is fine"}, headers=alice
+    )
+    assert other.status_code == 201

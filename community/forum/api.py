@@ -14,6 +14,7 @@ from community.accounts.models import Member
 from community.errors import ServiceError
 from community.forum import conversations, notify, search, services
 from community.forum.models import Post, Thread
+from community.forum.routes import rate_limit
 from community.forum.services import PostView, ThreadRow
 
 
@@ -142,6 +143,7 @@ async def list_threads(
 async def create_thread(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: dict[str, Any]
 ) -> Any:
+    await rate_limit(request, "thread", member)
     thread, first = await services.create_thread(
         db,
         member,
@@ -228,6 +230,7 @@ async def create_post(
     thread_id: int,
     data: dict[str, Any],
 ) -> Any:
+    await rate_limit(request, "post", member)
     thread, new = await services.reply(
         db, member, thread_id, data.get("body"), request.state.site, data.get("reply_to")
     )
@@ -299,6 +302,7 @@ async def toggle_reaction(
     post_id: int,
     data: dict[str, Any],
 ) -> Any:
+    await rate_limit(request, "react", member)
     post_, added = await services.toggle_reaction(
         db, member, post_id, data.get("emoji"), request.state.site
     )
@@ -345,6 +349,7 @@ def _date(value: str | None, field: str) -> date | None:
 
 @get("/search")
 async def search_posts(
+    request: Request[Any, Any, Any],
     db: AsyncSession,
     member: Member,
     q: str = "",
@@ -355,6 +360,7 @@ async def search_posts(
     limit: int | None = None,
     offset: int = 0,
 ) -> Any:
+    await rate_limit(request, "search", member)
     page = await search.search(
         db,
         member,
@@ -402,6 +408,7 @@ async def read_notifications(
 async def start_conversation(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: dict[str, Any]
 ) -> Any:
+    await rate_limit(request, "thread", member)
     thread, first = await conversations.start(
         db,
         member,

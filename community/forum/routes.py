@@ -34,6 +34,11 @@ def see_other(url: str) -> Redirect:
     return Redirect(url, status_code=303)
 
 
+async def rate_limit(request: Request[Any, Any, Any], name: str, member: Member) -> None:
+    """Count one ``name`` action of ``member`` (see ``community.ratelimit.LIMITS``)."""
+    await request.app.state.limiter.hit(name, str(member.id))
+
+
 def _int_arg(value: Any, default: int = 0) -> int:
     try:
         return int(value)
@@ -185,6 +190,7 @@ async def create_thread(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
     values = {key: text(data, key) for key in ("category_id", "title", "body")}
+    await rate_limit(request, "thread", member)
     try:
         thread, _ = await services.create_thread(
             db,
@@ -234,6 +240,7 @@ async def create_conversation(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
     values = {key: text(data, key) for key in ("usernames", "title", "body")}
+    await rate_limit(request, "thread", member)
     try:
         thread, _ = await conversations.start(
             db,
@@ -346,6 +353,7 @@ async def reply(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, thread_id: int, data: Form
 ) -> Template | Redirect:
     values = {key: text(data, key) for key in ("body", "reply_to")}
+    await rate_limit(request, "post", member)
     try:
         thread, new_post = await services.reply(
             db, member, thread_id, values["body"], request.state.site, values["reply_to"] or None
@@ -546,6 +554,7 @@ async def revisions_page(
 async def react(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int, data: Form
 ) -> Template | Redirect:
+    await rate_limit(request, "react", member)
     post_, _ = await services.toggle_reaction(
         db, member, post_id, text(data, "emoji"), request.state.site
     )
@@ -634,6 +643,7 @@ async def search_page(
     filters = {"q": q, "category": category, "author": author, "since": since, "until": until}
     result, error = None, None
     if q.strip():
+        await rate_limit(request, "search", member)
         try:
             page = max(1, min(page, 50))
             result = await search.search(
