@@ -170,8 +170,12 @@ async def _thread_json(
     read = await services.last_read(db, member, thread)
     row = ThreadRow(thread, thread.category, author, last_poster, read)
     body = thread_json(row, _base(request))
-    if thread.is_conversation:
-        body["participants"] = [m.username for m in await conversations.participants(db, thread)]
+    people = (
+        await conversations.participants(db, thread)
+        if thread.is_conversation
+        else await services.top_posters(db, thread)
+    )
+    body["participants"] = [m.username for m in people]
     return body
 
 

@@ -278,8 +278,10 @@ async def _thread_context(
     }
     if thread.is_conversation:
         context["participants"] = await conversations.participants(db, thread)
-    elif member.is_staff:
-        context["all_categories"] = await services.list_categories(db, member)
+    else:
+        context["participants"] = await services.top_posters(db, thread)
+        if member.is_staff:
+            context["all_categories"] = await services.list_categories(db, member)
     return context
 
 

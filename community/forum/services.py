@@ -613,17 +613,28 @@ async def list_threads(
 
 
 async def list_counts(db: AsyncSession, member: Member) -> dict[str, int]:
-    """How many threads are unread and new for ``member`` (the tabs' badges)."""
+    """How many threads are unread and new for ``member`` (the tabs' badges). Unread starts
+    from the member's own reading marks and new from threads since their previous visit, so
+    neither reads the whole forum."""
+    visible = and_(visibility.threads(member), Thread.category_id.is_not(None))
+    unread = await db.scalar(
+        select(func.count())
+        .select_from(ThreadRead)
+        .join(Thread, Thread.id == ThreadRead.thread_id)
+        .where(
+            ThreadRead.member_id == member.id,
+            ThreadRead.last_read_number < Thread.post_count,
+            visible,
+        )
+    )
     read = aliased(ThreadRead)
-    base = (
+    since = member.previous_visit_at or member.created_at
+    new = await db.scalar(
         select(func.count())
         .select_from(Thread)
         .outerjoin(read, and_(read.thread_id == Thread.id, read.member_id == member.id))
-        .where(visibility.threads(member), Thread.category_id.is_not(None))
+        .where(Thread.created_at > since, read.member_id.is_(None), visible)
     )
-    since = member.previous_visit_at or member.created_at
-    unread = await db.scalar(base.where(read.last_read_number < Thread.post_count))
-    new = await db.scalar(base.where(read.member_id.is_(None), Thread.created_at > since))
     return {"unread": unread or 0, "new": new or 0}
 
 
@@ -776,6 +787,20 @@ async def posts_after(
     after = max(0, after)
     last = after + max(1, min(limit, 100))
     return await posts_between(db, member, thread, after + 1, last, site)
+
+
+async def top_posters(db: AsyncSession, thread: Thread, limit: int = 8) -> list[Member]:
+    """The members who wrote most in ``thread``, most first (its participants)."""
+    rows = await db.execute(
+        select(Member)
+        .join(Post, Post.author_id == Member.id)
+        .where(Post.thread_id == thread.id, Post.deleted_at.is_(None))
+        .group_by(Member.id)
+        .order_by(func.count().desc(), func.min(Post.number))
+        .limit(limit)
+        .options(*brief(Member))
+    )
+    return list(rows.scalars().all())
 
 
 async def last_read(db: AsyncSession, member: Member, thread: Thread) -> int:
