@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -40,6 +39,7 @@ from community.web import (
     handle_http_error,
     handle_internal_error,
     handle_service_error,
+    redact,
     template_config,
 )
 from community.web.sessions import SessionConfig
@@ -48,18 +48,12 @@ log = logging.getLogger("community")
 
 
 class RedactTokens(logging.Filter):
-    """Keeps invite tokens out of the access log: they are as good as a password."""
+    """Keeps invite and feed tokens out of the access log: they are as good as a password."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                INVITE_PATH.sub("/invite/[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
-
-
-INVITE_PATH = re.compile(r"/invite/[^\s?/\"]+")
 
 
 @get("/healthz", opt={"public": True}, tags=["health"])

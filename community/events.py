@@ -121,6 +121,8 @@ def emit(db: AsyncSession | Session, event: Event) -> None:
 
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: the real commit is still to come
     events = session.info.pop(PENDING, None)
     dispatch = session.info.get(DISPATCH)
     if events and dispatch is not None:
@@ -129,4 +131,5 @@ def _after_commit(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(PENDING, None)
+    if not previous_transaction.nested:  # a failed SAVEPOINT keeps the outer work's events
+        session.info.pop(PENDING, None)

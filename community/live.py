@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
@@ -31,6 +32,7 @@ from community.events import (
 log = logging.getLogger("community.live")
 
 KEEPALIVE_SECONDS = 20.0
+RECHECK_SECONDS = 60.0
 
 
 def thread_channel(namespace: str, thread_id: int) -> str:
@@ -85,16 +87,27 @@ class Publisher:
 
 
 async def stream(
-    channels: ChannelsPlugin, names: list[str], keepalive: float = KEEPALIVE_SECONDS
+    channels: ChannelsPlugin,
+    names: list[str],
+    keepalive: float = KEEPALIVE_SECONDS,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    recheck: float = RECHECK_SECONDS,
 ) -> AsyncIterator[ServerSentEventMessage | str]:
     """SSE messages from ``names`` until the client goes away, with a comment every
-    ``keepalive`` seconds so proxies keep the connection and dead clients are noticed."""
+    ``keepalive`` seconds so proxies keep the connection and dead clients are noticed.
+    Every ``recheck`` seconds ``still_allowed`` is asked again (the member may have been
+    suspended or lost the thread); the stream ends when it says no."""
     async with channels.start_subscription(names) as subscriber:
         yield ServerSentEventMessage(event="ready", data="")
         events = subscriber.iter_events()
         pending: asyncio.Task[bytes] | None = None
+        checked = time.monotonic()
         try:
             while True:
+                if still_allowed is not None and time.monotonic() - checked > recheck:
+                    if not await still_allowed():
+                        return
+                    checked = time.monotonic()
                 if pending is None:
                     pending = asyncio.ensure_future(anext(events))
                 done, _ = await asyncio.wait({pending}, timeout=keepalive)

@@ -25,6 +25,7 @@ LIMITS: dict[str, Limit] = {
     "thread": Limit(10, 600),
     "react": Limit(60, 60),
     "search": Limit(30, 60),
+    "preview": Limit(120, 60),
 }
 """The named limits; tests and operators read them here."""
 

@@ -434,7 +434,7 @@ async def test_htmx_reply_returns_an_empty_composer_and_triggers_refresh(app, cl
     assert response.status_code == 200 and response.headers["hx-trigger"] == "posted"
     assert 'id="composer"' in response.text and "inline reply" not in response.text
     fresh = await client.get(f"/t/{made.id}/posts?after=1", headers={"HX-Request": "true"})
-    assert "inline reply" in fresh.text and "posts?after=2" in fresh.text
+    assert "inline reply" in fresh.text and 'id="live-after" name="after" value="2"' in fresh.text
 
 
 async def test_anonymous_visitors_see_nothing(app, client, world):
@@ -443,3 +443,63 @@ async def test_anonymous_visitors_see_nothing(app, client, world):
         response = await client.get(path, follow_redirects=False)
         assert response.status_code in (302, 303), path
         assert response.headers["location"].startswith("/signin")
+
+
+async def test_an_author_deleting_their_opening_post_keeps_the_replies(app, client, world):
+    made = await thread(app, "alice", world["general"], "Keep the replies", "opening")
+    await reply(app, "bob", made.id, "a useful answer")
+    async with app.state.sessionmaker() as db:
+        alice = await accounts.member_by_username(db, "alice")
+        first = await forum.post_by_number(db, made, 1)
+        await forum.delete_post(db, alice, first.id)
+    await sign_in(client, "carol")
+    page = await client.get(f"{made.url}?page=1")
+    assert page.status_code == 200
+    assert "a useful answer" in page.text and "This post was deleted" in page.text
+
+
+async def test_quoting_a_post_you_cannot_see_notifies_nobody(app, client, world):
+    hidden = await thread(app, "alice", world["secret"], "Crew only", "secret words")
+    open_thread = await thread(app, "carol", world["general"], "Open", "first")
+    await reply(app, "carol", open_thread.id, f"> [wrote]({hidden.post_url(1)}):\n> guess\n\nhi")
+    await sign_in(client, "alice")
+    assert "quoted you" not in (await client.get("/notifications")).text
+
+
+async def test_htmx_reply_errors_come_back_as_422_in_the_composer(app, client, world):
+    made = await thread(app, "alice", world["general"], "Errors inline", "first")
+    await sign_in(client, "bob")
+    token = await csrf(client, made.url)
+    response = await client.post(
+        f"/t/{made.id}/reply",
+        data={"body": "   "},
+        headers={"x-csrftoken": token, "HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert 'id="composer"' in response.text and "Write something first" in response.text
+
+
+async def test_events_wait_for_the_outer_commit(app):
+    from community.events import DISPATCH, ThreadViewed, emit
+
+    heard: list[Any] = []
+    async with app.state.sessionmaker() as db:
+        db.sync_session.info[DISPATCH] = heard.extend
+        emit(db, ThreadViewed(thread_id=1, member_id=1))
+        async with db.begin_nested():
+            pass
+        assert heard == []  # a released SAVEPOINT is not the commit
+        try:
+            async with db.begin_nested():
+                raise ValueError
+        except ValueError:
+            pass
+        await db.commit()
+    assert heard == [ThreadViewed(thread_id=1, member_id=1)]
+
+
+def test_logs_never_hold_invite_or_feed_tokens():
+    from community.web import redact
+
+    line = 'GET /feeds/cft_secret123/latest.atom and /invite/abcdef?x=1 "200"'
+    assert redact(line) == 'GET /feeds/[redacted]/latest.atom and /invite/[redacted]?x=1 "200"'

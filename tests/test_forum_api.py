@@ -356,3 +356,69 @@ async def test_posting_is_rate_limited_per_member(client, people):
         f"/api/v1/threads/{made['id']}/posts", json={"body": "alice is fine"}, headers=alice
     )
     assert other.status_code == 201
+
+
+async def test_odd_numbers_in_requests_are_4xx_or_ignored_never_500(client, people):
+    root, alice, mod = people["root"], people["alice"], people["mod"]
+    general = await make_category(client, root, name="General")
+    made = (
+        await client.post(
+            "/api/v1/threads",
+            json={"category_id": general["id"], "title": "Numbers", "body": "x"},
+            headers=alice,
+        )
+    ).json()
+    huge = 10**20
+    checks = [
+        ("GET", f"/api/v1/threads/{made['id']}/posts?after={huge}", None, alice, {200}),
+        ("GET", f"/api/v1/notifications?before={huge}", None, alice, {200}),
+        ("POST", "/api/v1/notifications/read", {"ids": [huge]}, alice, {200}),
+        ("GET", "/api/v1/threads?cursor=1700000000000000_9999999999", None, alice, {400}),
+        ("PATCH", f"/api/v1/threads/{made['id']}", {"pinned": []}, mod, {422}),
+        ("PATCH", f"/api/v1/threads/{made['id']}", {"category_id": None}, mod, {422}),
+        ("POST", "/api/v1/categories", {"name": "Big", "position": huge}, root, {422}),
+        ("POST", "/api/v1/categories", {"name": "Float", "position": 1.5}, root, {422}),
+        ("GET", f"/api/v1/threads/{huge}", None, alice, {404}),
+    ]
+    for method, path, body, headers, statuses in checks:
+        kwargs: dict[str, Any] = {"headers": headers}
+        if body is not None:
+            kwargs["json"] = body
+        response = await client.request(method, path, **kwargs)
+        assert response.status_code in statuses, (method, path, response.status_code, response.text)
+
+
+async def test_concurrent_reactions_keep_an_exact_count(app, client, people):
+    import asyncio
+
+    from community.forum import services as forum
+
+    root, alice = people["root"], people["alice"]
+    general = await make_category(client, root, name="General")
+    made = (
+        await client.post(
+            "/api/v1/threads",
+            json={"category_id": general["id"], "title": "Popular", "body": "x"},
+            headers=alice,
+        )
+    ).json()
+    post_id = made["first_post"]["id"]
+
+    async def react(username: str) -> None:
+        async with app.state.sessionmaker() as db:
+            member = await accounts.member_by_username(db, username)
+            site = await accounts.instance_settings(db, "Testers")
+            await forum.toggle_reaction(db, member, post_id, "👍", site)
+
+    await asyncio.gather(*(react(name) for name in ("root", "mod", "bob", "carol")))
+    body = (await client.get(f"/api/v1/threads/{made['id']}/posts", headers=alice)).json()
+    assert body["posts"][0]["reactions"] == {"👍": 4}
+
+
+async def test_members_do_not_see_category_group_names(client, people):
+    root = people["root"]
+    await make_category(client, root, name="Crew room", visible_to_groups=["Crew"])
+    member_view = (await client.get("/api/v1/categories", headers=people["alice"])).json()
+    assert "visible_to_groups" not in member_view["categories"][0]
+    admin_view = (await client.get("/api/v1/categories", headers=root)).json()
+    assert admin_view["categories"][0]["visible_to_groups"] == ["Crew"]

@@ -199,3 +199,18 @@ async def test_a_post_through_one_server_appears_on_a_page_of_another(app, env):
                 f"/t/{thread.id}/posts?after=1", headers={"HX-Request": "true"}
             )
             assert "hello across processes" in fragment.text
+
+
+async def test_the_stream_ends_when_access_ends(app):
+    channels = app.plugins.get(ChannelsPlugin)
+    allowed = [True]
+
+    async def still_allowed() -> bool:
+        return allowed[0]
+
+    stream = live.stream(channels, ["x"], keepalive=0.02, still_allowed=still_allowed, recheck=0)
+    assert (await next_message(stream)).event == "ready"
+    assert (await next_message(stream)).comment == "keepalive"
+    allowed[0] = False
+    with pytest.raises(StopAsyncIteration):
+        await next_message(stream)

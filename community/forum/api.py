@@ -84,7 +84,7 @@ def _limit(value: int | None, default: int, high: int) -> int:
 @get("/categories")
 async def list_categories(db: AsyncSession, member: Member) -> Any:
     categories = await services.list_categories(db, member)
-    return {"categories": [services.category_json(c) for c in categories]}
+    return {"categories": [services.category_json(c, member.is_admin) for c in categories]}
 
 
 @post("/categories", guards=[require_admin], status_code=201)

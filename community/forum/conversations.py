@@ -55,13 +55,14 @@ async def start(
             422,
             field="usernames",
         )
-    thread = await services._new_thread(db, member, None, title)
+    rendered = await services.render_body(db, body)
+    thread = await services.new_thread(db, member, None, title)
     participants = [member, *others]
     for person in participants:
         db.add(ConversationMember(thread_id=thread.id, member_id=person.id))
         db.add(ThreadWatch(member_id=person.id, thread_id=thread.id, level="watching"))
     await db.flush()
-    post = await services.add_post(db, member, thread, body)
+    post = await services.add_post(db, member, thread, body, rendered=rendered)
     emit(
         db,
         ConversationMessageSent(thread.id, post.id, member.id, tuple(other.id for other in others)),

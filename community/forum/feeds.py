@@ -120,6 +120,7 @@ async def latest_entries(
             Thread.category_id.is_not(None),
             visibility.threads(member),
             visibility.posts(member),
+            Thread.hidden_at.is_(None),  # feeds travel to aggregators: never moderated threads
         )
     )
     if category is not None:

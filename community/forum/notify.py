@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from community.accounts.models import Member, brief
+from community.accounts.services import MAX_ID
 from community.db import utcnow
 from community.errors import ServiceError
 from community.events import MembersNotified, emit
@@ -80,10 +81,7 @@ async def after_post(
 
     for member in mentioned:
         add(member.id, "mention")
-    for thread_id, number in markup.quoted_posts(post.body):
-        quoted_author = await db.scalar(
-            select(Post.author_id).where(Post.thread_id == thread_id, Post.number == number)
-        )
+    for quoted_author in await _quoted_authors(db, author, post.body):
         add(quoted_author, "quote")
     if post.reply_to_number:
         replied_author = await db.scalar(
@@ -125,6 +123,26 @@ async def after_post(
         by_kind.setdefault(kind, []).append(member_id)
     for kind, member_ids in by_kind.items():
         await send(db, member_ids, kind, author, thread, post)
+
+
+MAX_QUOTES = 20
+
+
+async def _quoted_authors(db: AsyncSession, author: Member, body: str) -> list[int | None]:
+    """Authors of the (first twenty) posts ``body`` quotes, among those ``author`` may see."""
+    pairs = sorted(markup.quoted_posts(body))[:MAX_QUOTES]
+    if not pairs:
+        return []
+    rows = await db.scalars(
+        select(Post.author_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(
+            or_(*(and_(Post.thread_id == t, Post.number == n) for t, n in pairs)),
+            visibility.threads(author),
+            visibility.posts(author),
+        )
+    )
+    return list(rows.all())
 
 
 async def mentions(
@@ -247,7 +265,7 @@ async def list_notifications(
         .where(_visible(member))
         .options(*brief(actor))
     )
-    if before is not None:
+    if before is not None and 0 < before <= MAX_ID:
         query = query.where(Notification.id < before)
     rows = await db.execute(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 100))))
     return [NotificationView(*row) for row in rows.all()]
@@ -273,6 +291,7 @@ async def mark_read(db: AsyncSession, member: Member, ids: list[int] | None = No
         .execution_options(synchronize_session=False)
     )
     if ids is not None:
+        ids = [i for i in ids if 0 < i <= MAX_ID]
         if not ids:
             return
         query = query.where(Notification.id.in_(ids))

@@ -190,8 +190,8 @@ async def create_thread(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
     values = {key: text(data, key) for key in ("category_id", "title", "body")}
-    await rate_limit(request, "thread", member)
     try:
+        await rate_limit(request, "thread", member)
         thread, _ = await services.create_thread(
             db,
             member,
@@ -240,8 +240,8 @@ async def create_conversation(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
     values = {key: text(data, key) for key in ("usernames", "title", "body")}
-    await rate_limit(request, "thread", member)
     try:
+        await rate_limit(request, "thread", member)
         thread, _ = await conversations.start(
             db,
             member,
@@ -262,6 +262,12 @@ async def create_conversation(
 # Reading a thread
 
 
+def _can_reply(member: Member, thread: Thread) -> bool:
+    return thread.locked_at is None and (
+        thread.category is None or services.allowed(member, thread.category, "reply")
+    )
+
+
 async def _thread_context(
     db: AsyncSession, member: Member, thread: Thread, page: int, site: dict[str, Any]
 ) -> dict[str, Any]:
@@ -273,8 +279,7 @@ async def _thread_context(
         "pages": services.page_count(thread),
         "watch_level": await notify.thread_level(db, member, thread),
         "participants": [],
-        "can_reply": thread.locked_at is None
-        and (thread.category is None or services.allowed(member, thread.category, "reply")),
+        "can_reply": _can_reply(member, thread),
     }
     if thread.is_conversation:
         context["participants"] = await conversations.participants(db, thread)
@@ -347,6 +352,7 @@ async def posts_after(
         posts=posts,
         after=last,
         reactions=request.state.site["reactions"],
+        can_reply=_can_reply(member, thread),
     )
 
 
@@ -355,8 +361,8 @@ async def reply(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, thread_id: int, data: Form
 ) -> Template | Redirect:
     values = {key: text(data, key) for key in ("body", "reply_to")}
-    await rate_limit(request, "post", member)
     try:
+        await rate_limit(request, "post", member)
         thread, new_post = await services.reply(
             db, member, thread_id, values["body"], request.state.site, values["reply_to"] or None
         )
@@ -366,10 +372,11 @@ async def reply(
             raise
         thread = await services.thread_for(db, member, thread_id)
         if is_htmx(request):
+            # 422 is the one error status htmx swaps in (see base.html): the form shows it.
             return render(
                 request,
                 "forum/_composer.html",
-                status_code=error.status,
+                status_code=422,
                 thread=thread,
                 values=values,
                 errors={"body": error.detail},
@@ -419,8 +426,12 @@ async def reply_page(
 
 
 @post("/preview", status_code=200)
-async def preview(db: AsyncSession, data: Form) -> Response[str]:
-    html, _ = await services.render_body(db, text(data, "body")[:100_000])
+async def preview(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
+) -> Response[str]:
+    await rate_limit(request, "preview", member)
+    limit = int(request.state.site.get("max_post_length", 32_000))
+    html, _ = await services.render_body(db, text(data, "body")[:limit])
     return Response(html or '<p class="muted">Nothing to preview yet.</p>', media_type="text/html")
 
 
@@ -466,6 +477,7 @@ async def _post_fragment(
         "forum/_post.html",
         view=views[0],
         thread=thread,
+        can_reply=_can_reply(member, thread),
         reactions=request.state.site["reactions"],
     )
 
@@ -510,7 +522,7 @@ async def edit_post(
         return render(
             request,
             template,
-            status_code=error.status,
+            status_code=422 if is_htmx(request) else error.status,
             post=post_,
             thread=thread,
             values=values,
@@ -759,8 +771,24 @@ async def live_stream(
     if thread is not None:
         found = await services.thread_for(db, member, thread)
         names.append(live.thread_channel(namespace, found.id))
+    member_id, epoch = member.id, member.session_epoch
+    sessionmaker = request.app.state.sessionmaker
+
+    async def still_allowed() -> bool:
+        """The member is still signed in, not suspended, and still sees the thread."""
+        async with sessionmaker() as check:
+            current = await check.get(Member, member_id)
+            if current is None or current.is_suspended() or current.session_epoch != epoch:
+                return False
+            if thread is not None:
+                try:
+                    await services.thread_for(check, current, thread)
+                except ServiceError:
+                    return False
+            return True
+
     await db.close()  # the stream may stay open for hours: give the connection back
-    return ServerSentEvent(live.stream(channels, names))
+    return ServerSentEvent(live.stream(channels, names, still_allowed=still_allowed))
 
 
 routes = [

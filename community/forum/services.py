@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload
@@ -81,6 +81,12 @@ def slugify(text: str, fallback: str = "thread", limit: int = 80) -> str:
 
 
 def check_title(title: Any) -> str:
+    """A title of 3 to 200 characters once whitespace is collapsed and invisible control and
+    format characters (zero-width spaces, direction marks) are dropped."""
+    if isinstance(title, str):
+        title = "".join(
+            c for c in title if unicodedata.category(c) not in ("Cc", "Cf") or c in "\t\n"
+        )
     title = " ".join(title.split()) if isinstance(title, str) else ""
     if not TITLE_MIN <= len(title) <= TITLE_MAX:
         raise ServiceError(
@@ -244,10 +250,14 @@ async def save_category(
             raise ServiceError("invalid_color", "Colours look like #2f5fd0.", 422, field="color")
         category.color = data["color"].lower()
     if "position" in data:
-        try:
-            category.position = int(data["position"] or 0)
-        except (TypeError, ValueError):
-            raise ServiceError("invalid_position", "Position is a whole number.", 422) from None
+        position = data["position"] or 0
+        if isinstance(position, str) and re.fullmatch(r"-?\d{1,9}", position.strip()):
+            position = int(position)
+        if isinstance(position, bool) or not isinstance(position, int) or abs(position) > 10**9:
+            raise ServiceError(
+                "invalid_position", "Position is a whole number.", 422, field="position"
+            )
+        category.position = position
     if "read_only" in data:
         category.read_only = data["read_only"] in (True, "on", "true", "1", 1)
     if "parent_id" in data:
@@ -320,8 +330,10 @@ async def delete_category(db: AsyncSession, category: Category) -> None:
     await db.commit()
 
 
-def category_json(category: Category) -> dict[str, Any]:
-    return {
+def category_json(category: Category, with_groups: bool = True) -> dict[str, Any]:
+    """The category as JSON; the group lists only ``with_groups`` (admins: group names are
+    not every member's business)."""
+    body = {
         "id": category.id,
         "name": category.name,
         "slug": category.slug,
@@ -330,11 +342,13 @@ def category_json(category: Category) -> dict[str, Any]:
         "position": category.position,
         "parent_id": category.parent_id,
         "read_only": category.read_only,
-        "visible_to_groups": [group.name for group in category.groups_for("see")],
-        "start_groups": [group.name for group in category.groups_for("start")],
-        "reply_groups": [group.name for group in category.groups_for("reply")],
         "url": f"/c/{category.slug}",
     }
+    if with_groups:
+        body["visible_to_groups"] = [group.name for group in category.groups_for("see")]
+        body["start_groups"] = [group.name for group in category.groups_for("start")]
+        body["reply_groups"] = [group.name for group in category.groups_for("reply")]
+    return body
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,15 +393,16 @@ async def create_thread(
             else f"You cannot start threads in {category.name}."
         )
         raise ServiceError("cannot_start", detail, 403, field="category_id")
-    thread = await _new_thread(db, member, category.id, title)
+    rendered = await render_body(db, body)
+    thread = await new_thread(db, member, category.id, title)
     set_committed_value(thread, "category", category)
-    post = await add_post(db, member, thread, body)
+    post = await add_post(db, member, thread, body, rendered=rendered)
     emit(db, ThreadCreated(thread_id=thread.id, category_id=category.id, author_id=member.id))
     await db.commit()
     return thread, post
 
 
-async def _new_thread(
+async def new_thread(
     db: AsyncSession, member: Member, category_id: int | None, title: str
 ) -> Thread:
     now = utcnow()
@@ -414,9 +429,12 @@ async def add_post(
     thread: Thread,
     body: str,
     reply_to_number: int | None = None,
+    rendered: tuple[str, list[Member]] | None = None,
 ) -> Post:
-    """Append a post to ``thread`` (flushes, does not commit): numbering, rendering,
-    watching and notifications. Callers check permissions first."""
+    """Append a post to ``thread`` (flushes, does not commit): numbering, watching and
+    notifications. Callers check permissions first, and may pass ``render_body``'s result
+    when they write before this (rendering must not hold the write lock)."""
+    html, mentioned = rendered or await render_body(db, body)
     now = utcnow()
     number = await db.scalar(
         update(Thread)
@@ -434,7 +452,6 @@ async def add_post(
     set_committed_value(thread, "post_count", number)
     set_committed_value(thread, "reply_count", number - 1)
     set_committed_value(thread, "last_posted_at", now)
-    html, mentioned = await render_body(db, body)
     post = Post(
         thread_id=thread.id,
         number=number,
@@ -494,6 +511,8 @@ def parse_cursor(cursor: str) -> tuple[datetime, int]:
     if not match:
         raise ServiceError("invalid_cursor", "That cursor is not one this server gave out.", 400)
     micros, thread_id = int(match.group(1)), int(match.group(2))
+    if thread_id > MAX_ID:
+        raise ServiceError("invalid_cursor", "That cursor is not one this server gave out.", 400)
     try:
         moment = datetime.fromtimestamp(micros / 1_000_000).astimezone()
     except (OverflowError, OSError, ValueError):
@@ -650,8 +669,11 @@ async def moderate_thread(
     now = utcnow()
     if "pinned" in changes:
         pinned = changes["pinned"]
-        pinned = {True: "category", False: None, "": None, "none": None}.get(pinned, pinned)
-        if pinned not in PIN_VALUES:
+        if pinned is True:
+            pinned = "category"
+        elif pinned in (False, "", "none"):
+            pinned = None
+        if not (pinned is None or isinstance(pinned, str)) or pinned not in PIN_VALUES:
             raise ServiceError(
                 "invalid_pinned", 'pinned is false, true, "category" or "global".', 422
             )
@@ -666,10 +688,14 @@ async def moderate_thread(
             if value != (getattr(thread, column) is not None):
                 setattr(thread, column, now if value else None)
                 emit(db, ThreadChanged(thread.id, member.id, flag, value))
-    if "category_id" in changes and changes["category_id"] != thread.category_id:
-        target = await db.get(Category, check_id(changes["category_id"], "category"))
+    if "category_id" in changes:
+        try:
+            target = await db.get(Category, check_id(changes["category_id"], "category"))
+        except ServiceError:
+            target = None
         if target is None:
             raise ServiceError("unknown_category", "No such category.", 422, field="category_id")
+    if "category_id" in changes and target.id != thread.category_id:
         thread.category_id = target.id
         set_committed_value(thread, "category", target)
         emit(db, ThreadChanged(thread.id, member.id, "moved", target.id))
@@ -784,7 +810,7 @@ async def posts_after(
     limit: int = 50,
     site: dict[str, Any] | None = None,
 ) -> list[PostView]:
-    after = max(0, after)
+    after = max(0, min(after, thread.post_count))
     last = after + max(1, min(limit, 100))
     return await posts_between(db, member, thread, after + 1, last, site)
 
@@ -913,6 +939,7 @@ async def edit_post(
     title_changed = new_title is not None and new_title != thread.title
     if body == post.body and not title_changed:
         return post, thread
+    html, mentioned = await render_body(db, body)  # before any write: no lock held meanwhile
     db.add(
         PostRevision(
             post_id=post.id,
@@ -925,7 +952,6 @@ async def edit_post(
         )
     )
     old_mentions = markup.mention_candidates(post.body)
-    html, mentioned = await render_body(db, body)
     post.body, post.html = body, html
     post.edited_at = utcnow()
     post.revision_count += 1
@@ -955,15 +981,28 @@ async def revisions(db: AsyncSession, member: Member, post_id: Any) -> tuple[Pos
 
 
 async def delete_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:
-    """Soft-delete a post (its author or staff). Deleting the first post hides the thread."""
+    """Soft-delete a post (its author or staff). Deleting the first post hides the thread,
+    unless a member deletes their own opening post after others replied: then the replies
+    stay readable and only the opening post goes."""
     post, thread = await post_for(db, member, post_id)
     if post.author_id != member.id and not member.is_staff:
         raise ServiceError("forbidden", "Only the author and moderators delete a post.", 403)
     now = utcnow()
     post.deleted_at, post.deleted_by_id = now, member.id
     if post.number == 1 and thread.hidden_at is None:
-        thread.hidden_at = now
-        emit(db, ThreadChanged(thread.id, member.id, "hidden", True))
+        others_replied = await db.scalar(
+            select(Post.id)
+            .where(
+                Post.thread_id == thread.id,
+                Post.number > 1,
+                Post.author_id != member.id,
+                Post.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+        if member.is_staff or not others_replied:
+            thread.hidden_at = now
+            emit(db, ThreadChanged(thread.id, member.id, "hidden", True))
     emit(db, PostDeleted(post_id=post.id, thread_id=thread.id, actor_id=member.id))
     await db.commit()
     return post, thread
@@ -976,8 +1015,9 @@ async def restore_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[
         return post, thread
     if not member.is_staff and post.deleted_by_id != member.id:
         raise not_found("post")
+    hidden_with_it = post.number == 1 and thread.hidden_at == post.deleted_at
     post.deleted_at, post.deleted_by_id = None, None
-    if post.number == 1 and thread.hidden_at is not None and member.is_staff:
+    if hidden_with_it and member.is_staff:  # a thread a moderator hid on its own stays hidden
         thread.hidden_at = None
         emit(db, ThreadChanged(thread.id, member.id, "hidden", False))
     emit(db, PostRestored(post_id=post.id, thread_id=thread.id, actor_id=member.id))
@@ -1001,24 +1041,28 @@ async def toggle_reaction(
     post, thread = await post_for(db, member, post_id)
     if post.deleted_at is not None:
         raise ServiceError("post_deleted", "This post is deleted.", 409)
-    existing = await db.get(Reaction, (post.id, member.id, emoji))
-    if existing is not None:
-        await db.delete(existing)
-        added = False
-        emit(db, ReactionRemoved(post.id, thread.id, member.id, emoji))
-    else:
-        db.add(Reaction(post_id=post.id, member_id=member.id, emoji=emoji, created_at=utcnow()))
-        try:
-            async with db.begin_nested():
-                await db.flush()
-        except IntegrityError:
-            return post, True  # a double click: the first one counted
-        added = True
+    # One toggle at a time per post (a row lock; SQLite has one writer anyway), so the counts
+    # kept on the post never lose an update.
+    await db.execute(select(Post.id).where(Post.id == post.id).with_for_update())
+    removed = await db.execute(
+        delete(Reaction).where(
+            Reaction.post_id == post.id, Reaction.member_id == member.id, Reaction.emoji == emoji
+        )
+    )
+    added = not removed.rowcount  # type: ignore[attr-defined]
+    if added:
+        await db.execute(
+            insert(Reaction).values(
+                post_id=post.id, member_id=member.id, emoji=emoji, created_at=utcnow()
+            )
+        )
         emit(db, ReactionAdded(post.id, thread.id, member.id, emoji))
         if post.author_id is not None and post.author_id != member.id:
             await notify.send(
                 db, [post.author_id], "reaction", member, thread, post, {"emoji": emoji}
             )
+    else:
+        emit(db, ReactionRemoved(post.id, thread.id, member.id, emoji))
     await db.flush()
     counts = await db.execute(
         select(Reaction.emoji, func.count())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,14 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
+
+
+SECRET_PATH = re.compile(r"/(invite|feeds)/[^\s?/\"]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with invite and feed tokens in paths replaced: logs must not hold secrets."""
+    return SECRET_PATH.sub(r"/\1/[redacted]", text)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
@@ -127,7 +136,9 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
 
 
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception(
+        "unhandled error on %s %s", request.method, redact(request.url.path), exc_info=exc
+    )
     detail = "Something went wrong on our side. It has been logged."
     if wants_json(request):
         return Response({"error": "internal", "detail": detail}, status_code=500)

@@ -8,3 +8,9 @@ document.addEventListener("click", function (event) {
     button.textContent = "Copied";
   });
 });
+
+// Plain forms with data-confirm ask first (htmx forms use hx-confirm).
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
