@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
@@ -54,6 +55,11 @@ class RedactTokens(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
+
+
+@get("/favicon.ico", opt={"public": True}, include_in_schema=False)
+async def favicon() -> Redirect:
+    return Redirect("/static/favicon.svg", status_code=301)
 
 
 @get("/healthz", opt={"public": True}, tags=["health"])
@@ -114,6 +120,7 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
     return Litestar(
         route_handlers=[
             healthz,
+            favicon,
             *accounts_routes.routes,
             *forum_routes.routes,
             accounts_api.router,
