@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -25,13 +28,16 @@ from community import __version__
 from community.accounts import api as accounts_api
 from community.accounts import routes as accounts_routes
 from community.accounts.auth import AuthMiddleware, provide_db, provide_member, require_member
+from community.admin import plugins as admin_plugins
 from community.admin import routes as admin_routes
 from community.db import create_engine, create_sessionmaker, ping
 from community.errors import ServiceError
-from community.events import DISPATCH
+from community.events import DISPATCH, Event
 from community.forum import api as forum_api
 from community.forum import routes as forum_routes
 from community.live import Publisher
+from community.plugins import Plugins
+from community.plugins import active as active_plugins
 from community.ratelimit import RateLimiter
 from community.settings import Settings, load_settings
 from community.web import (
@@ -82,9 +88,55 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     return Response(body, status_code=200 if body["status"] == "ok" else 503)
 
 
-def create_app(settings: Settings | None = None, *, namespace: str = "community") -> Litestar:
-    """The application. ``namespace`` prefixes every Redis key (tests use their own)."""
+def plugin_routers(plugins: Plugins) -> list[Router]:
+    """Each loaded plugin's pages under ``/p/<name>/`` and API under ``/api/v1/<name>/``,
+    answering 404 while the plugin is disabled."""
+    routers = []
+    for plugin in plugins.loaded:
+        guard = enabled_guard(plugin.name)
+        for hook, prefix in (("register_routes", "/p"), ("register_api_routes", "/api/v1")):
+            handlers = plugins.first(plugin.name, hook)
+            if handlers:
+                routers.append(
+                    Router(
+                        path=f"{prefix}/{plugin.name}",
+                        route_handlers=list(handlers),
+                        guards=[guard],
+                        tags=[plugin.name],
+                    )
+                )
+        static = plugins.first(plugin.name, "register_static")
+        if static:
+            routers.append(
+                create_static_files_router(
+                    path=f"/static/{plugin.name}",
+                    directories=[static],
+                    opt={"public": True},
+                    name=f"static-{plugin.name}",
+                )
+            )
+    return routers
+
+
+def enabled_guard(name: str) -> Any:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+        site = connection.scope.get("state", {}).get("site") or {}
+        if name not in Plugins.enabled_in(site):
+            raise NotFoundException()
+
+    return guard
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    namespace: str = "community",
+    plugins: Plugins | None = None,
+) -> Litestar:
+    """The application. ``namespace`` prefixes every Redis key (tests use their own);
+    ``plugins`` defaults to every plugin installed (entry points ``community.plugins``)."""
     settings = settings or load_settings()
+    plugins = plugins if plugins is not None else Plugins()
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access_log.filters):
         access_log.addFilter(RedactTokens())
@@ -106,6 +158,21 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
 
     channels = ChannelsPlugin(backend=channels_backend, arbitrary_channels_allowed=True)
     publisher = Publisher(channels, namespace)
+    tracking: set[asyncio.Task[Any]] = set()
+
+    def dispatch(events: Sequence[Event]) -> None:
+        """After commit: tell open pages, then the enabled plugins' ``track_event``."""
+        publisher(events)
+        current = active_plugins()
+        if current is None or not current.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        for event in events:
+            task = loop.create_task(
+                current.plugins.acall("track_event", current.enabled, event=event)
+            )
+            tracking.add(task)
+            task.add_done_callback(tracking.discard)
 
     async def clean_sessions() -> None:
         sessions = stores["sessions"]
@@ -126,6 +193,8 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             accounts_api.router,
             forum_api.router,
             admin_routes.router,
+            admin_plugins.router,
+            *plugin_routers(plugins),
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"
             ),
@@ -134,7 +203,8 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             {
                 "settings": settings,
                 "engine": engine,
-                "sessionmaker": create_sessionmaker(engine, {DISPATCH: publisher}),
+                "sessionmaker": create_sessionmaker(engine, {DISPATCH: dispatch}),
+                "plugins": plugins,
                 "namespace": namespace,
                 "redis": redis,
                 "limiter": RateLimiter(redis, namespace),
@@ -165,7 +235,7 @@ def create_app(settings: Settings | None = None, *, namespace: str = "community"
             exclude=["^/api/"],
         ),
         plugins=[channels],
-        template_config=template_config(),
+        template_config=template_config(plugins),
         exception_handlers={
             ServiceError: handle_service_error,
             HTTPException: handle_http_error,

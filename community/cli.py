@@ -338,3 +338,65 @@ def main(argv: list[str] | None = None) -> Any:
 def _fail(message: str) -> None:
     click.echo(f"community: error: {message}", err=True)
     sys.exit(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# plugins
+
+
+@cli.group()
+def plugins() -> None:
+    """Installed plugins: list, enable, disable."""
+
+
+@plugins.command("list")
+def plugins_list() -> None:
+    """Every installed plugin: name, version, enabled, health, capabilities."""
+    from community.plugins import Plugins
+
+    manager = Plugins()
+
+    async def work(db: AsyncSession, config: Settings) -> frozenset[str]:
+        site = await services.instance_settings(db, config.name)
+        return Plugins.enabled_in(site)
+
+    enabled = run_db(work)
+    if not manager.installed:
+        click.echo("No plugins installed.")
+    for plugin in sorted(manager.installed.values(), key=lambda p: p.name):
+        if not plugin.loaded:
+            click.echo(f"{plugin.name}\trefused\t{plugin.refused}")
+            continue
+        assert plugin.manifest is not None
+        state = "enabled" if plugin.name in enabled else "disabled"
+        capabilities = ",".join(sorted(plugin.manifest.capabilities)) or "-"
+        click.echo(
+            f"{plugin.name}\t{plugin.manifest.version}\t{state}\t"
+            f"{plugin.health.status}\t{capabilities}"
+        )
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    from community.plugins import Plugins, set_enabled
+
+    manager = Plugins()
+
+    async def work(db: AsyncSession, _: Settings) -> None:
+        await set_enabled(db, manager, name, enabled)
+
+    run_db(work)
+    click.echo(f"{'Enabled' if enabled else 'Disabled'} {name}.")
+
+
+@plugins.command("enable")
+@click.argument("name")
+def plugins_enable(name: str) -> None:
+    """Enable NAME in every running process (no restart needed)."""
+    _set_enabled(name, True)
+
+
+@plugins.command("disable")
+@click.argument("name")
+def plugins_disable(name: str) -> None:
+    """Disable NAME: its routes answer 404, its hooks and slots stop, at once."""
+    _set_enabled(name, False)

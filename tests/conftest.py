@@ -26,6 +26,7 @@ from community.accounts.models import Member
 from community.app import create_app
 from community.db import Base, create_engine
 from community.models import load_models
+from community.plugins import Plugins
 from community.settings import Settings, load_settings
 
 BASE_URL = "http://testserver.local"
@@ -89,8 +90,18 @@ def namespace() -> str:
 
 
 @pytest.fixture
-async def app(settings: Settings, namespace: str) -> AsyncIterator[Litestar]:
-    app = create_app(settings, namespace=namespace)
+def plugin_modules() -> list[Any]:
+    """Plugin modules the ``app`` fixture loads; a test module overrides this fixture.
+    Installed plugins are not discovered in tests, so what is installed cannot change them."""
+    return []
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, namespace: str, plugin_modules: list[Any]
+) -> AsyncIterator[Litestar]:
+    plugins = Plugins(modules=plugin_modules, discover=False)
+    app = create_app(settings, namespace=namespace, plugins=plugins)
     async with app.state.sessionmaker() as db:
         # Subcategories restrict deleting their parent: unhook them first.
         await db.execute(text("UPDATE categories SET parent_id = NULL"))

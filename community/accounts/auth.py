@@ -25,6 +25,7 @@ from community.accounts.services import (
 )
 from community.db import utcnow
 from community.errors import ServiceError
+from community.plugins import activate
 
 SEEN_EVERY = timedelta(minutes=5)
 NEW_VISIT_AFTER = timedelta(hours=1)
@@ -45,7 +46,9 @@ class AuthMiddleware(ASGIMiddleware):
         async with state.sessionmaker() as db:
             state_ = scope.setdefault("state", {})
             state_["db"] = db
-            state_["site"] = await instance_settings(db, state.settings.name)
+            state_["site"] = site = await instance_settings(db, state.settings.name)
+            # The plugins enabled right now (every request re-reads them: no restart needed).
+            activate(state.plugins, site)
             scope["user"] = await _authenticate(scope, db)
             await next_app(scope, receive, send)
 

@@ -1,6 +1,7 @@
 """Who may see what, as SQL: every content query filters through ``threads`` (and ``posts``).
 
-The rules: staff see every category; other members see a category when it names no groups for
+The rules: enabled plugins may narrow what anyone sees (the ``visible_threads`` hook);
+staff see every category; other members see a category when it names no groups for
 "see" or they belong to one of those groups, and its parent (if any) is visible too. A private
 conversation is seen only by its participants, staff included. Hidden threads and deleted posts
 are seen only by staff.
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
+from community import plugins
 from community.accounts.models import Member, group_members
 from community.forum.models import Category, CategoryPermission, ConversationMember, Post, Thread
 
@@ -58,7 +60,8 @@ def threads(member: Member, thread: Any = Thread) -> ColumnElement[bool]:
     rule = or_(and_(thread.category_id.is_(None), participant), in_category)
     if not member.is_staff:
         rule = and_(rule, thread.hidden_at.is_(None))
-    return rule
+    extra = plugins.visibility_conditions(member, thread)
+    return and_(rule, *extra) if extra else rule
 
 
 def posts(member: Member, post: Any = Post) -> ColumnElement[bool]:

@@ -15,9 +15,13 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 from litestar.types import Message, Scope
+from markupsafe import Markup
 
 from community.errors import ServiceError
+from community.plugins import NavItem, Plugins
+from community.plugins import active as active_plugins
 from community.resources import resource_dir
+from community.web.slots import Slot
 
 log = logging.getLogger("community")
 
@@ -43,15 +47,48 @@ def redact(text: str) -> str:
     return SECRET_PATH.sub(r"/\1/[redacted]", text)
 
 
-def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+def template_config(plugins: Plugins | None = None) -> TemplateConfig[JinjaTemplateEngine]:
+    """Jinja with the core's templates, then each plugin's (``<plugin>/...``), and the
+    ``slot(name, **context)`` and ``plugin_nav()`` globals for plugin HTML and links."""
+    folders = [resource_dir("templates")]
+    if plugins is not None:
+        folders += [
+            folder
+            for plugin in plugins.loaded
+            if (folder := plugins.first(plugin.name, "register_templates"))
+        ]
     environment = Environment(
-        loader=FileSystemLoader([resource_dir("templates")]),
+        loader=FileSystemLoader(folders),
         autoescape=select_autoescape(default=True, default_for_string=True),
         enable_async=False,
     )
+    environment.globals["slot"] = render_slot
+    environment.globals["plugin_nav"] = plugin_nav
     environment.filters["ago"] = ago
     environment.filters["iso"] = lambda value: value.isoformat() if value else ""
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def render_slot(name: str, **context: Any) -> Markup:
+    """The HTML the enabled plugins add to the slot called ``name``."""
+    current = active_plugins()
+    if current is None or not current.enabled:
+        return Markup("")
+    return current.plugins.slot(Slot[name], current.enabled, context)
+
+
+def plugin_nav(admin: bool = False) -> list[NavItem]:
+    """Links the enabled plugins add to the main (or the admin) navigation."""
+    current = active_plugins()
+    if current is None or not current.enabled:
+        return []
+    hook = "register_admin_pages" if admin else "register_nav_items"
+    return [
+        item
+        for _, items in current.plugins.call(hook, current.enabled)
+        for item in items or []
+        if isinstance(item, NavItem)
+    ]
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:

@@ -1,0 +1,195 @@
+"""The plugin API: every hook a plugin may implement, in one place.
+
+Plugins write ``from community import hookimpl`` and implement any of these functions in their
+``plugin`` module; arguments may be left out from the right (pluggy passes only those named).
+Five kinds, as in ``docs/plugins.md``:
+
+- **register** hooks run once at startup and return lists (or one object);
+- **event** hooks run after a transaction commits (``track_event``);
+- **gate** hooks run before a write commits and may hold it for review or reject it;
+- **visibility** hooks return SQL conditions that narrow what a member may see;
+- **slot** hooks add HTML to named places of the core's pages.
+
+Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
+must answer at once (they run inside query building and template rendering).
+Each hook needs a capability in the plugin's ``MANIFEST`` (see ``CAPABILITIES``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+
+    from community.accounts.models import Member
+    from community.events import Event
+    from community.forum.models import Category, Thread
+    from community.plugins import Gate, NavItem, Permission
+    from community.web.slots import Slot
+
+hookspec = pluggy.HookspecMarker("community")
+hookimpl = pluggy.HookimplMarker("community")
+
+API_VERSION = "1.0"
+"""The plugin API's version; a plugin's manifest names the range it supports."""
+
+CAPABILITIES: dict[str, str] = {
+    "register_routes": "routes",
+    "register_api_routes": "routes",
+    "register_templates": "templates",
+    "register_static": "static",
+    "register_migrations": "migrations",
+    "register_jobs": "jobs",
+    "register_schedules": "jobs",
+    "register_settings": "settings",
+    "register_permissions": "permissions",
+    "register_admin_pages": "admin",
+    "register_nav_items": "nav",
+    "register_commands": "commands",
+    "register_event_types": "events",
+    "track_event": "events",
+    "check_post": "gates",
+    "check_thread": "gates",
+    "check_member": "gates",
+    "visible_threads": "visibility",
+    "render_slot": "slots",
+}
+"""The capability each hook needs. Capabilities without hooks (``outbound-network``,
+``read-private-content``) are declared for admins to see before they enable a plugin."""
+
+DECLARED_ONLY = ("outbound-network", "read-private-content")
+
+# ---------------------------------------------------------------------------------------------
+# Register: called once at startup; the plugin's name prefixes what it registers.
+
+
+@hookspec
+def register_routes() -> list[Any]:
+    """Route handlers or controllers for pages, mounted under ``/p/<plugin>/``.
+
+    They answer 404 while the plugin is disabled. Guards and ``member``/``db`` dependencies
+    work as in the core; pages render with ``community.web.render``.
+    """
+
+
+@hookspec
+def register_api_routes() -> list[Any]:
+    """Route handlers for JSON, mounted under ``/api/v1/<plugin>/`` (bearer tokens)."""
+
+
+@hookspec
+def register_templates() -> str:
+    """A folder holding ``<plugin>/*.html`` templates; they may extend ``base.html``."""
+
+
+@hookspec
+def register_static() -> str:
+    """A folder whose files are served under ``/static/<plugin>/``."""
+
+
+@hookspec
+def register_migrations() -> str:
+    """The folder of the plugin's Alembic revisions (its own branch, labelled with its name)."""
+
+
+@hookspec
+def register_jobs() -> list[Any]:
+    """``community.jobs.Job`` objects; names are prefixed with ``<plugin>.``."""
+
+
+@hookspec
+def register_schedules() -> list[Any]:
+    """``community.jobs.Schedule`` objects: jobs run once per due time across all processes."""
+
+
+@hookspec
+def register_settings() -> type:
+    """A dataclass whose fields (str, int, float, bool, with defaults) are the plugin's
+    settings; admins edit them in a generated form; ``plugins.settings(name)`` reads them."""
+
+
+@hookspec
+def register_permissions() -> list[Permission]:
+    """Permissions the plugin checks, shown to admins."""
+
+
+@hookspec
+def register_admin_pages() -> list[NavItem]:
+    """Links added to the admin navigation (the pages are the plugin's routes)."""
+
+
+@hookspec
+def register_nav_items() -> list[NavItem]:
+    """Links added to the main navigation for signed-in members."""
+
+
+@hookspec
+def register_commands() -> list[Any]:
+    """``click`` commands added under ``community <plugin> ...``."""
+
+
+@hookspec
+def register_event_types() -> list[type[Event]]:
+    """Event dataclasses the plugin emits (with ``community.events.emit``); their fields are
+    the payload schema that webhooks and cross-posting subscribe to."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: after commit.
+
+
+@hookspec
+def track_event(event: Event) -> None:
+    """Called for every event after its transaction commits, in the process that made it.
+
+    Do fast work here and enqueue jobs for slow work (network calls). An exception is logged
+    with the plugin's name and counted in its health; the member's request still succeeds.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Gates: before commit. Return None (allow) or a ``Gate``: ``Gate.hold(reason)`` keeps the
+# content invisible to others until a moderator approves it, ``Gate.reject(reason)`` refuses it
+# with the reason shown to the author. The strictest answer wins; a gate that raises holds.
+
+
+@hookspec
+def check_post(member: Member, thread: Thread, body: str, editing: bool) -> Gate | None:
+    """A new reply (``editing`` False) or an edited post's new body (True)."""
+
+
+@hookspec
+def check_thread(member: Member, category: Category, title: str, body: str) -> Gate | None:
+    """A new thread in ``category``, before it is written."""
+
+
+@hookspec
+def check_member(username: str, email: str | None) -> Gate | None:
+    """Someone redeeming an invite. Hold means the account waits for an admin."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Visibility: inside the SQL of every content query.
+
+
+@hookspec
+def visible_threads(member: Member, thread: Any) -> ColumnElement[bool] | None:
+    """A condition on ``thread`` (the Thread entity or an alias) that must also hold for
+    ``member`` to see it, or None. Synchronous: it is called while queries are built."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Slots: HTML in named places of the core's pages.
+
+
+@hookspec
+def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
+    """HTML for ``slot`` (see ``community.web.slots.Slot`` for where each appears), or None.
+
+    ``context`` holds the page's variables (``member``, and ``thread``, ``post``... where the
+    slot has them). Return markup you have escaped (``markupsafe.escape``) or rendered with a
+    template. Synchronous.
+    """

@@ -1,0 +1,523 @@
+"""The plugin manager: discovery, manifests and capabilities, enabling, isolation and health.
+
+Plugins are distributions with an entry point in the group ``community.plugins`` pointing at
+their ``plugin`` module, which holds ``MANIFEST`` and the ``@hookimpl`` functions. Every
+installed plugin is loaded at startup (so its routes and migrations exist), but its hooks run
+only while it is enabled: the enabled set lives in the database (instance setting
+``plugins``), which every request already reads, so enabling or disabling takes effect on the
+next request in every process, without a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, Literal
+
+import pluggy
+from markupsafe import Markup
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+from sqlalchemy import false
+
+from community import hookspecs
+from community.errors import ServiceError
+
+log = logging.getLogger("community.plugins")
+
+ENTRY_POINT_GROUP = "community.plugins"
+SETTING_KEY = "plugins"
+"""Instance setting holding ``{"enabled": [names]}``."""
+SLOW_SECONDS = 0.25
+"""A hook call slower than this is reported in the plugin's health."""
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+class PluginError(Exception):
+    """A plugin that cannot be loaded; the message names it and says why."""
+
+
+# ---------------------------------------------------------------------------------------------
+# What plugins declare and return
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a plugin is and what it needs, shown to admins before they enable it."""
+
+    name: str
+    version: str
+    description: str
+    api: str
+    """The plugin API versions it supports, as a specifier: ``">=1.0,<2"``."""
+    capabilities: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A gate's answer about a write: allow, hold for review, or reject with a reason."""
+
+    verdict: Literal["allow", "hold", "reject"]
+    reason: str = ""
+
+    @classmethod
+    def allow(cls) -> Gate:
+        return cls("allow")
+
+    @classmethod
+    def hold(cls, reason: str) -> Gate:
+        return cls("hold", reason)
+
+    @classmethod
+    def reject(cls, reason: str) -> Gate:
+        return cls("reject", reason)
+
+    @property
+    def strictness(self) -> int:
+        return {"allow": 0, "hold": 1, "reject": 2}[self.verdict]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    description: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Health
+
+
+@dataclass
+class Health:
+    """A plugin's recent trouble in this process: errors and slow hook calls, a day's worth."""
+
+    errors: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=200))
+    slow: deque[tuple[float, str, float]] = field(default_factory=lambda: deque(maxlen=200))
+
+    def error(self, hook: str, message: str) -> None:
+        self.errors.append((time.time(), hook, message[:500]))
+
+    def slow_call(self, hook: str, seconds: float) -> None:
+        self.slow.append((time.time(), hook, seconds))
+
+    def errors_today(self) -> list[tuple[float, str, str]]:
+        since = time.time() - 86400
+        return [e for e in self.errors if e[0] >= since]
+
+    def slow_today(self) -> list[tuple[float, str, float]]:
+        since = time.time() - 86400
+        return [s for s in self.slow if s[0] >= since]
+
+    @property
+    def status(self) -> str:
+        return "errors" if self.errors_today() else "slow" if self.slow_today() else "ok"
+
+
+# ---------------------------------------------------------------------------------------------
+# Installed plugins
+
+
+@dataclass
+class Plugin:
+    name: str
+    module: ModuleType | None
+    manifest: Manifest | None
+    refused: str | None = None
+    """Why the plugin was not loaded, or None."""
+    hooks: list[str] = field(default_factory=list)
+    health: Health = field(default_factory=Health)
+    settings_type: type | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.refused is None
+
+
+def check_manifest(name: str, module: ModuleType) -> Manifest:
+    """The module's MANIFEST, or PluginError saying what is wrong with it."""
+    manifest = getattr(module, "MANIFEST", None)
+    if not isinstance(manifest, Manifest):
+        raise PluginError(f"plugin {name!r}: its module has no MANIFEST = Manifest(...)")
+    if manifest.name != name:
+        raise PluginError(
+            f"plugin {name!r}: the manifest calls it {manifest.name!r}; "
+            "the entry point name and the manifest name must match"
+        )
+    if not set(name) <= NAME_CHARS or not name[:1].isalpha():
+        raise PluginError(f"plugin {name!r}: names are lower-case letters and digits")
+    try:
+        supported = SpecifierSet(manifest.api)
+    except InvalidSpecifier:
+        raise PluginError(
+            f"plugin {name!r}: api {manifest.api!r} is not a version range like '>=1.0,<2'"
+        ) from None
+    if Version(hookspecs.API_VERSION) not in supported:
+        raise PluginError(
+            f"plugin {name!r} supports plugin API {manifest.api}, "
+            f"but this server has {hookspecs.API_VERSION}"
+        )
+    known = set(hookspecs.CAPABILITIES.values()) | set(hookspecs.DECLARED_ONLY)
+    unknown = manifest.capabilities - known
+    if unknown:
+        raise PluginError(
+            f"plugin {name!r} declares unknown capabilities: {', '.join(sorted(unknown))}"
+        )
+    return manifest
+
+
+def implemented_hooks(module: ModuleType) -> list[str]:
+    return sorted(
+        hook
+        for hook in hookspecs.CAPABILITIES
+        if callable(getattr(module, hook, None))
+        and getattr(getattr(module, hook), "community_impl", None) is not None
+    )
+
+
+class Plugins:
+    """Every installed plugin, and the one way the core calls their hooks."""
+
+    def __init__(self, modules: Iterable[ModuleType] = (), discover: bool = True) -> None:
+        self.pm = pluggy.PluginManager("community")
+        self.pm.add_hookspecs(hookspecs)
+        self.installed: dict[str, Plugin] = {}
+        found: list[tuple[str, Any]] = []
+        if discover:
+            for entry in entry_points(group=ENTRY_POINT_GROUP):
+                found.append((entry.name, entry))
+        for module in modules:
+            found.append(
+                (getattr(getattr(module, "MANIFEST", None), "name", module.__name__), module)
+            )
+        for name, source in found:
+            self._load(name, source)
+
+    def _load(self, name: str, source: Any) -> None:
+        try:
+            module = source if isinstance(source, ModuleType) else source.load()
+        except Exception as exc:
+            self._refuse(name, f"plugin {name!r} failed to import: {exc!r}")
+            return
+        try:
+            manifest = check_manifest(name, module)
+            hooks = implemented_hooks(module)
+            missing = sorted({hookspecs.CAPABILITIES[h] for h in hooks} - manifest.capabilities)
+            if missing:
+                raise PluginError(
+                    f"plugin {name!r} implements hooks needing capabilities it does not "
+                    f"declare: {', '.join(missing)}"
+                )
+            if name in self.installed and self.installed[name].loaded:
+                raise PluginError(f"plugin {name!r} is installed twice")
+            self.pm.register(module, name=name)
+            try:
+                self.pm.check_pending()
+            except pluggy.PluginValidationError as exc:
+                self.pm.unregister(module)
+                raise PluginError(f"plugin {name!r}: {exc}") from None
+        except PluginError as exc:
+            self._refuse(name, str(exc), module)
+            return
+        plugin = Plugin(name=name, module=module, manifest=manifest, hooks=hooks)
+        self.installed[name] = plugin
+        settings_type = self.first(name, "register_settings")
+        if settings_type is not None:
+            if not dataclasses.is_dataclass(settings_type):
+                self._refuse(name, f"plugin {name!r}: register_settings must return a dataclass")
+                self.pm.unregister(module)
+                return
+            plugin.settings_type = settings_type
+
+    def _refuse(self, name: str, reason: str, module: ModuleType | None = None) -> None:
+        log.error("plugins: %s", reason)
+        self.installed[name] = Plugin(name=name, module=module, manifest=None, refused=reason)
+
+    # -- which are enabled ---------------------------------------------------------------
+
+    @property
+    def loaded(self) -> list[Plugin]:
+        return [p for p in self.installed.values() if p.loaded]
+
+    @staticmethod
+    def enabled_in(site: dict[str, Any]) -> frozenset[str]:
+        value = site.get(SETTING_KEY) or {}
+        return frozenset(value.get("enabled", [])) if isinstance(value, dict) else frozenset()
+
+    # -- calling hooks -------------------------------------------------------------------
+
+    def _impls(self, hook: str, enabled: Iterable[str] | None) -> Iterator[tuple[str, Any]]:
+        allowed = None if enabled is None else set(enabled)
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            name = self.pm.get_name(impl.plugin)
+            if name is not None and (allowed is None or name in allowed):
+                yield name, impl
+
+    def call(
+        self, hook: str, enabled: Iterable[str] | None, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call ``hook`` on the enabled plugins (all loaded ones when ``enabled`` is None), each
+        isolated: an exception is logged with the plugin's name, counted, and skipped."""
+        results = []
+        for name, impl in self._impls(hook, enabled):
+            args = {key: kwargs[key] for key in impl.argnames if key in kwargs}
+            started = time.perf_counter()
+            try:
+                result = impl.function(**args)
+            except Exception as exc:
+                self._failed(name, hook, exc)
+                continue
+            finally:
+                self._timed(name, hook, started)
+            results.append((name, result))
+        return results
+
+    async def acall(
+        self, hook: str, enabled: Iterable[str] | None, *, raise_errors: bool = False, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """``call``, awaiting results that are awaitable (hooks may be ``async def``)."""
+        results = []
+        for name, impl in self._impls(hook, enabled):
+            args = {key: kwargs[key] for key in impl.argnames if key in kwargs}
+            started = time.perf_counter()
+            try:
+                result = impl.function(**args)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                self._failed(name, hook, exc)
+                if raise_errors:
+                    raise
+                continue
+            finally:
+                self._timed(name, hook, started)
+            results.append((name, result))
+        return results
+
+    def first(self, name: str, hook: str, **kwargs: Any) -> Any:
+        """One plugin's answer to a register hook (None when it does not implement it)."""
+        results = self.call(hook, [name], **kwargs)
+        return results[0][1] if results else None
+
+    def _failed(self, name: str, hook: str, exc: Exception) -> None:
+        log.exception("plugin %s failed in %s", name, hook, exc_info=exc)
+        if name in self.installed:
+            self.installed[name].health.error(hook, f"{type(exc).__name__}: {exc}")
+
+    def _timed(self, name: str, hook: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        if seconds > SLOW_SECONDS and name in self.installed:
+            log.warning("plugin %s was slow in %s: %.2f s", name, hook, seconds)
+            self.installed[name].health.slow_call(hook, seconds)
+
+    # -- the kinds of hooks, as the core uses them ----------------------------------------
+
+    async def gate(self, hook: str, enabled: Iterable[str], **kwargs: Any) -> Gate:
+        """The strictest answer of the enabled gates; a gate that raises holds (fails closed)."""
+        verdict = Gate.allow()
+        for name, impl in self._impls(hook, enabled):
+            args = {key: kwargs[key] for key in impl.argnames if key in kwargs}
+            try:
+                answer = impl.function(**args)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            except Exception as exc:
+                self._failed(name, hook, exc)
+                answer = Gate.hold(f"A check by {name} failed; a moderator will look at it.")
+            if answer is not None and not isinstance(answer, Gate):
+                self._failed(name, hook, TypeError(f"{hook} returned {answer!r}, not a Gate"))
+                answer = Gate.hold(f"A check by {name} failed; a moderator will look at it.")
+            if answer is not None and answer.strictness > verdict.strictness:
+                verdict = answer
+        return verdict
+
+    def slot(self, slot: Any, enabled: Iterable[str], context: dict[str, Any]) -> Markup:
+        """The HTML the enabled plugins add to ``slot``; a failing plugin adds nothing."""
+        parts = [
+            str(html)
+            for _, html in self.call("render_slot", enabled, slot=slot, context=context)
+            if html
+        ]
+        return Markup("\n".join(parts))
+
+    def settings(self, name: str, site: dict[str, Any]) -> Any:
+        """The plugin's settings (its dataclass) from the instance settings in ``site``."""
+        plugin = self.installed.get(name)
+        if plugin is None or plugin.settings_type is None:
+            raise ServiceError("not_found", f"Plugin {name!r} has no settings.", 404)
+        stored = site.get(f"plugin:{name}") or {}
+        fields = {f.name for f in dataclasses.fields(plugin.settings_type)}
+        return plugin.settings_type(**{k: v for k, v in stored.items() if k in fields})
+
+
+# ---------------------------------------------------------------------------------------------
+# The plugins of the current request (or job): visibility and slots read them from here.
+
+
+@dataclass(frozen=True)
+class Active:
+    plugins: Plugins
+    enabled: frozenset[str]
+    site: dict[str, Any] = field(default_factory=dict)
+    """The instance settings read for this request, plugins' settings among them."""
+
+
+_active: ContextVar[Active | None] = ContextVar("community_active_plugins", default=None)
+
+
+def active() -> Active | None:
+    return _active.get()
+
+
+def activate(plugins: Plugins, site: dict[str, Any]) -> Any:
+    """Make the plugins enabled in ``site`` (the instance settings) the active ones in this
+    context (a request, a job); returns a reset token."""
+    return _active.set(Active(plugins, Plugins.enabled_in(site), site))
+
+
+def settings(name: str) -> Any:
+    """The settings of plugin ``name`` (its dataclass), as stored now: the one call a plugin
+    makes to read them, in a request, an event handler or a job."""
+    current = _active.get()
+    if current is None:
+        raise RuntimeError("no active plugins here: call settings() inside a request or job")
+    return current.plugins.settings(name, current.site)
+
+
+@contextmanager
+def activated(plugins: Plugins, site: dict[str, Any]) -> Iterator[None]:
+    token = activate(plugins, site)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def visibility_conditions(member: Any, thread: Any) -> list[Any]:
+    """The enabled plugins' extra conditions on ``thread`` for ``member``. A plugin whose hook
+    fails hides everything rather than nothing: visibility fails closed."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return []
+    conditions = []
+    for name, impl in current.plugins._impls("visible_threads", current.enabled):
+        try:
+            condition = impl.function(
+                **{
+                    k: v
+                    for k, v in {"member": member, "thread": thread}.items()
+                    if k in impl.argnames
+                }
+            )
+        except Exception as exc:
+            current.plugins._failed(name, "visible_threads", exc)
+            condition = false()
+        if condition is not None:
+            conditions.append(condition)
+    return conditions
+
+
+# ---------------------------------------------------------------------------------------------
+# Management: enabling, disabling and settings, stored as instance settings
+
+
+async def set_enabled(db: Any, plugins: Plugins, name: str, enabled: bool) -> None:
+    """Enable or disable an installed plugin for every process; commits."""
+    from community.accounts.models import InstanceSetting
+
+    plugin = plugins.installed.get(name)
+    if plugin is None:
+        raise ServiceError("unknown_plugin", f"No plugin called {name!r} is installed.", 404)
+    if enabled and not plugin.loaded:
+        raise ServiceError("plugin_refused", plugin.refused or "This plugin cannot load.", 409)
+    row = await db.get(InstanceSetting, SETTING_KEY)
+    value = dict(row.value) if row is not None and isinstance(row.value, dict) else {}
+    names = set(value.get("enabled", [])) - {name}
+    if enabled:
+        names.add(name)
+    await db.merge(InstanceSetting(key=SETTING_KEY, value={**value, "enabled": sorted(names)}))
+    await db.commit()
+
+
+def settings_fields(plugin: Plugin, site: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plugin's settings as form fields: name, label, kind, value, help."""
+    if plugin.settings_type is None:
+        return []
+    current = {}
+    stored = site.get(f"plugin:{plugin.name}") or {}
+    fields = []
+    for f in dataclasses.fields(plugin.settings_type):
+        default = f.default if f.default is not dataclasses.MISSING else ""
+        current[f.name] = stored.get(f.name, default)
+        fields.append(
+            {
+                "name": f.name,
+                "label": f.metadata.get("label", f.name.replace("_", " ").capitalize()),
+                "kind": _kind(f),
+                "value": current[f.name],
+                "help": f.metadata.get("help", ""),
+            }
+        )
+    return fields
+
+
+def _kind(f: dataclasses.Field[Any]) -> str:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
+    return kind if kind in ("str", "int", "float", "bool") else "str"
+
+
+async def save_settings(
+    db: Any, plugins: Plugins, name: str, form: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate ``form`` against the plugin's settings dataclass and store it; commits.
+    Raises ServiceError 422 with ``errors`` {field: message} when a value does not fit."""
+    from community.accounts.models import InstanceSetting
+
+    plugin = plugins.installed.get(name)
+    if plugin is None or plugin.settings_type is None:
+        raise ServiceError("not_found", f"Plugin {name!r} has no settings.", 404)
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in dataclasses.fields(plugin.settings_type):
+        raw = form.get(f.name)
+        raw = raw[0] if isinstance(raw, list) and raw else raw
+        kind = _kind(f)
+        if kind == "bool":
+            values[f.name] = raw in (True, "on", "true", "1", 1)
+            continue
+        text = "" if raw is None else str(raw).strip()
+        try:
+            values[f.name] = (
+                int(text) if kind == "int" else float(text) if kind == "float" else text
+            )
+        except ValueError:
+            errors[f.name] = f"{f.name} must be a {'whole ' if kind == 'int' else ''}number."
+            continue
+        if kind == "str" and len(text) > 5000:
+            errors[f.name] = f"{f.name} is at most 5,000 characters."
+    if errors:
+        raise ServiceError("invalid_settings", "Some settings need fixing.", 422, errors=errors)
+    try:
+        plugin.settings_type(**values)  # the dataclass may check values in __post_init__
+    except (TypeError, ValueError) as exc:
+        raise ServiceError("invalid_settings", str(exc), 422, errors={}) from None
+    await db.merge(InstanceSetting(key=f"plugin:{name}", value=values))
+    await db.commit()
+    return values
