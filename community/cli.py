@@ -144,9 +144,13 @@ def db_upgrade(revision: str) -> None:
 
 @db.command("downgrade")
 @click.argument("revision", default="-1")
-def db_downgrade(revision: str) -> None:
+@click.option("--plugin", default=None, help="Downgrade this plugin's history, not the core's.")
+def db_downgrade(revision: str, plugin: str | None) -> None:
     """Revert migrations down to REVISION (default: one step; "base" for all)."""
-    migrate.downgrade(settings().database_url, revision)
+    try:
+        migrate.downgrade(settings().database_url, revision, plugin=plugin)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 @db.command("current")

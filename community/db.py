@@ -27,7 +27,26 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    """Every model's base, the core's and plugins' alike (so plugin tables may reference
+    ``members.id``); each table records which package defined it, for migrations."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if table is not None:
+            package = cls.__module__.split(".")[0]
+            table.info.setdefault("package", package)
+
+
+def core_tables() -> set[str]:
+    """The tables the core's own models define (plugins' tables are theirs to migrate)."""
+    return {
+        table.name
+        for table in Base.metadata.sorted_tables
+        if table.info.get("package", "community") == "community"
+    }
 
 
 class UTCDateTime(TypeDecorator[datetime]):

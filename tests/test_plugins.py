@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
+from community import migrate
 from community import plugins as plugin_api
 from community.accounts import services as accounts
 from community.forum import services as forum
@@ -206,3 +207,31 @@ def test_every_hook_has_a_capability_and_a_test():
         if hasattr(getattr(plugin_api.hookspecs, name), "community_spec")
     ]
     assert sorted(specs) == sorted(plugin_api.hookspecs.CAPABILITIES)
+
+
+def test_plugin_migrations_are_a_branch_of_their_own(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'plugins.db'}"
+    with_hello = Plugins(modules=[hello], discover=False)
+    without = Plugins(modules=[], discover=False)
+    migrate.upgrade(url, plugins=with_hello)
+    assert migrate.is_current(url, plugins=with_hello)
+    migrate.check(url, plugins=with_hello)
+    assert "hello: hello_0001 (head)" in migrate.current(url, plugins=with_hello)
+    assert "hello_greetings" in table_names(url)
+    # Uninstalled: the core neither sees nor minds the plugin's tables and history.
+    assert migrate.is_current(url, plugins=without)
+    migrate.check(url, plugins=without)
+    migrate.downgrade(url, "base", plugin="hello", plugins=with_hello)
+    assert "hello_greetings" not in table_names(url)
+    assert not migrate.is_current(url, plugins=with_hello)
+    migrate.upgrade(url, plugins=with_hello)
+    assert "hello_greetings" in table_names(url)
+
+
+def table_names(url: str) -> set[str]:
+    import sqlite3
+
+    path = url.split("///", 1)[1]
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from litestar import Request, get
 from markupsafe import escape
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from community import hookimpl, plugins
+from community.db import Base
 from community.plugins import Manifest, NavItem
 from community.web.slots import Slot
 
@@ -17,8 +21,24 @@ MANIFEST = Manifest(
     version="1.0",
     description="Says hello and hides threads whose title has the hidden word.",
     api=">=1.0,<2",
-    capabilities={"routes", "settings", "slots", "nav", "events", "visibility"},
+    capabilities={"routes", "settings", "slots", "nav", "events", "visibility", "migrations"},
 )
+
+
+class Greeting(Base):
+    """The plugin's own table: named ``hello_...``, migrated by its own Alembic branch."""
+
+    __tablename__ = "hello_greetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+
+
+@hookimpl
+def register_migrations() -> str:
+    return str(Path(__file__).parent / "hello_migrations")
+
 
 seen: list[str] = []
 """Names of the events track_event received, for the tests."""

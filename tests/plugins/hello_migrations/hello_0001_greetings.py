@@ -1,0 +1,36 @@
+"""hello: greetings
+
+Revision ID: hello_0001
+Revises:
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "hello_0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = ("hello",)
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "hello_greetings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_hello_greetings_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hello_greetings")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("hello_greetings")
