@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
@@ -28,6 +29,8 @@ from community import __version__
 from community.accounts import api as accounts_api
 from community.accounts import routes as accounts_routes
 from community.accounts.auth import AuthMiddleware, provide_db, provide_member, require_member
+from community.accounts.services import instance_settings
+from community.admin import jobs as admin_jobs
 from community.admin import plugins as admin_plugins
 from community.admin import routes as admin_routes
 from community.db import create_engine, create_sessionmaker, ping
@@ -35,8 +38,9 @@ from community.errors import ServiceError
 from community.events import DISPATCH, Event
 from community.forum import api as forum_api
 from community.forum import routes as forum_routes
+from community.jobs import Job, JobContext, JobRegistry, start_runner
 from community.live import Publisher
-from community.plugins import Plugins
+from community.plugins import Plugins, activated
 from community.plugins import active as active_plugins
 from community.ratelimit import RateLimiter
 from community.settings import Settings, load_settings
@@ -118,6 +122,42 @@ def plugin_routers(plugins: Plugins) -> list[Router]:
     return routers
 
 
+def job_registry(plugins: Plugins) -> JobRegistry:
+    """Every loaded plugin's jobs and schedules, named ``<plugin>.<name>``. A plugin's job
+    runs only while the plugin is enabled, with its settings readable as in a request."""
+    registry = JobRegistry()
+    for plugin in plugins.loaded:
+        prefix = f"{plugin.name}."
+        for job in plugins.first(plugin.name, "register_jobs") or []:
+            name = job.name if job.name.startswith(prefix) else prefix + job.name
+            registry.add_job(
+                replace(job, name=name, func=_while_enabled(plugins, plugin.name, job))
+            )
+        for schedule in plugins.first(plugin.name, "register_schedules") or []:
+            registry.add_schedule(
+                replace(
+                    schedule,
+                    name=schedule.name
+                    if schedule.name.startswith(prefix)
+                    else prefix + schedule.name,
+                    job=schedule.job if schedule.job.startswith(prefix) else prefix + schedule.job,
+                )
+            )
+    return registry
+
+
+def _while_enabled(plugins: Plugins, name: str, job: Job) -> Any:
+    async def run(ctx: JobContext, **payload: Any) -> None:
+        site = await instance_settings(ctx.db, ctx.settings.name)
+        if name not in Plugins.enabled_in(site):
+            log.info("jobs: %s skipped: plugin %s is disabled", job.name, name)
+            return
+        with activated(plugins, site):
+            await job.func(ctx, **payload)
+
+    return run
+
+
 def enabled_guard(name: str) -> Any:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
         site = connection.scope.get("state", {}).get("site") or {}
@@ -156,6 +196,7 @@ def create_app(
         }
         channels_backend = MemoryChannelsBackend()
 
+    jobs = job_registry(plugins)
     channels = ChannelsPlugin(backend=channels_backend, arbitrary_channels_allowed=True)
     publisher = Publisher(channels, namespace)
     tracking: set[asyncio.Task[Any]] = set()
@@ -179,6 +220,16 @@ def create_app(
         if isinstance(sessions, FileStore) and await sessions.path.exists():
             await sessions.delete_expired()
 
+    async def start_jobs(app: Litestar) -> None:
+        app.state.job_runner = await start_runner(
+            app.state.sessionmaker, jobs, settings, redis=redis, namespace=namespace
+        )
+
+    async def stop_jobs(app: Litestar) -> None:
+        runner = getattr(app.state, "job_runner", None)
+        if runner is not None:
+            await runner.stop()
+
     async def close() -> None:
         await engine.dispose()
         if redis is not None:
@@ -194,6 +245,7 @@ def create_app(
             forum_api.router,
             admin_routes.router,
             admin_plugins.router,
+            admin_jobs.router,
             *plugin_routers(plugins),
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"
@@ -205,6 +257,7 @@ def create_app(
                 "engine": engine,
                 "sessionmaker": create_sessionmaker(engine, {DISPATCH: dispatch}),
                 "plugins": plugins,
+                "jobs": jobs,
                 "namespace": namespace,
                 "redis": redis,
                 "limiter": RateLimiter(redis, namespace),
@@ -242,8 +295,8 @@ def create_app(
             Exception: handle_internal_error,
         },
         before_send=[add_security_headers],
-        on_startup=[clean_sessions],
-        on_shutdown=[close],
+        on_startup=[clean_sessions, start_jobs],
+        on_shutdown=[stop_jobs, close],
         openapi_config=OpenAPIConfig(title="community", version=__version__, path="/schema"),
         debug=False,
     )

@@ -130,6 +130,26 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
+@cli.command()
+@click.option("--concurrency", default=10, show_default=True, help="Jobs run at once.")
+def worker(concurrency: int) -> None:
+    """Run background jobs from the queue (production: needs COMMUNITY_REDIS_URL; the
+    embedded server runs its jobs itself)."""
+    from community.app import job_registry
+    from community.jobs import run_worker
+    from community.plugins import Plugins
+
+    config = settings()
+    if config.redis_url is None:
+        raise CommandError(
+            "workers need COMMUNITY_REDIS_URL; without Redis, `community serve` runs the jobs"
+        )
+    if not migrate.is_current(config.database_url):
+        raise CommandError("the database is not migrated; run `community init` first")
+    click.echo("Worker running; Ctrl+C stops it.")
+    asyncio.run(run_worker(config, job_registry(Plugins()), concurrency=concurrency))
+
+
 @cli.group()
 def db() -> None:
     """Database migrations."""

@@ -76,6 +76,15 @@ class PostDeleted(Event):
 
 
 @dataclass(frozen=True)
+class PostApproved(Event):
+    """A moderator released a post a gate held for review."""
+
+    post_id: int
+    thread_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
 class PostRestored(Event):
     post_id: int
     thread_id: int

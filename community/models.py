@@ -6,3 +6,4 @@ from __future__ import annotations
 def load_models() -> None:
     import community.accounts.models  # noqa: F401
     import community.forum.models  # noqa: F401
+    import community.jobs  # noqa: F401

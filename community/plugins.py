@@ -410,6 +410,14 @@ def activated(plugins: Plugins, site: dict[str, Any]) -> Iterator[None]:
         _active.reset(token)
 
 
+async def gate(hook: str, **kwargs: Any) -> Gate:
+    """The enabled plugins' strictest answer to gate ``hook`` here (allow when none)."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return Gate.allow()
+    return await current.plugins.gate(hook, current.enabled, **kwargs)
+
+
 def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     """The enabled plugins' extra conditions on ``thread`` for ``member``. A plugin whose hook
     fails hides everything rather than nothing: visibility fails closed."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from community import migrate
 from community import plugins as plugin_api
 from community.accounts import services as accounts
 from community.forum import services as forum
+from community.jobs import run_worker
 from community.plugins import Plugins
 from tests.conftest import browser, csrf, make_member, sign_in
 from tests.plugins import broken, future, hello, overreach, typo
@@ -235,3 +237,32 @@ def table_names(url: str) -> set[str]:
     with sqlite3.connect(path) as connection:
         rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {row[0] for row in rows}
+
+
+async def test_a_plugin_schedule_runs_its_job_only_while_enabled(app):
+    hello.greeted.clear()
+    assert "hello.greet" in app.state.jobs.jobs and "hello.tick" in app.state.jobs.schedules
+    await asyncio.sleep(1.2)
+    assert hello.greeted == []  # disabled: the schedule fires but the job does nothing
+    await enable(app, "hello")
+    worker = None
+    if app.state.redis is not None:  # with Redis, jobs run in workers: start one here
+        worker = asyncio.create_task(
+            run_worker(
+                app.state.settings,
+                app.state.jobs,
+                namespace=app.state.namespace,
+                sessionmaker=app.state.sessionmaker,
+            )
+        )
+    try:
+        for _ in range(60):
+            if hello.greeted:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+    assert hello.greeted and hello.greeted[0] == "Hello, everyone"

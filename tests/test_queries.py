@@ -7,12 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from sqlalchemy import event
 
 from community.accounts import services as accounts
 from community.forum import services as forum
 from tests.conftest import browser, make_member, sign_in
+
+
+@pytest.fixture(autouse=True)
+async def quiet(app: Litestar) -> None:
+    """Stop the background job runner: its polling shares the engine we count on."""
+    await app.state.job_runner.stop()
 
 
 @contextmanager

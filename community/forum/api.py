@@ -56,6 +56,7 @@ def post_json(post: Post, author: Member | None, thread: Thread, base: str) -> d
         "created_at": post.created_at.isoformat(),
         "edited_at": post.edited_at.isoformat() if post.edited_at else None,
         "deleted": deleted,
+        "held": post.held_at is not None,
         "reactions": post.reaction_counts,
     }
 
@@ -278,6 +279,26 @@ async def restore_post(
     return post_json(post_, author, thread, _base(request))
 
 
+@post("/posts/{post_id:int}/approve", status_code=200)
+async def approve_post(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
+) -> Any:
+    post_, thread = await services.approve_post(db, member, post_id)
+    author = await db.get(Member, post_.author_id) if post_.author_id else None
+    return post_json(post_, author, thread, _base(request))
+
+
+@get("/posts/held")
+async def list_held(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> Any:
+    base = _base(request)
+    return {
+        "posts": [
+            {**post_json(post_, author, thread, base), "reason": post_.held_reason}
+            for post_, thread, author in await services.held_posts(db, member)
+        ]
+    }
+
+
 @get("/posts/{post_id:int}/revisions")
 async def list_revisions(db: AsyncSession, member: Member, post_id: int) -> Any:
     post_, rows = await services.revisions(db, member, post_id)
@@ -465,6 +486,8 @@ router = Router(
         edit_post,
         delete_post,
         restore_post,
+        approve_post,
+        list_held,
         list_revisions,
         toggle_reaction,
         toggle_bookmark,

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from community import plugins
 from community.accounts.models import Member
 from community.errors import ServiceError
 from community.events import ConversationMessageSent, emit
@@ -62,7 +63,10 @@ async def start(
         db.add(ConversationMember(thread_id=thread.id, member_id=person.id))
         db.add(ThreadWatch(member_id=person.id, thread_id=thread.id, level="watching"))
     await db.flush()
-    post = await services.add_post(db, member, thread, body, rendered=rendered)
+    verdict = services.checked(
+        await plugins.gate("check_post", member=member, thread=thread, body=body, editing=False)
+    )
+    post = await services.add_post(db, member, thread, body, rendered=rendered, held=verdict)
     emit(
         db,
         ConversationMessageSent(thread.id, post.id, member.id, tuple(other.id for other in others)),

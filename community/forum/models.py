@@ -100,6 +100,8 @@ class Thread(Base):
     """None, "category" (top of its category) or "global" (top of every list)."""
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set while a gate holds the opening post for review: only its author and staff see it."""
 
     category: Mapped[Category | None] = relationship(lazy="raise")
     author: Mapped[Member | None] = relationship(foreign_keys=[author_id], lazy="raise")
@@ -150,6 +152,9 @@ class Post(Base):
     revision_count: Mapped[int] = mapped_column(Integer, default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set while a gate holds the post for review: only its author and staff see it."""
+    held_reason: Mapped[str | None] = mapped_column(Text)
     reaction_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     """Kept on write: emoji -> count."""
 

@@ -545,6 +545,16 @@ async def delete_post(
     return see_other(thread.post_url(post_.number))
 
 
+@post("/posts/{post_id:int}/approve", status_code=200)
+async def approve_post(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
+) -> Template | Redirect:
+    post_, thread = await services.approve_post(db, member, post_id)
+    if is_htmx(request):
+        return await _post_fragment(request, db, member, post_.id)
+    return see_other(thread.post_url(post_.number))
+
+
 @post("/posts/{post_id:int}/restore", status_code=200)
 async def restore_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
@@ -817,6 +827,7 @@ routes = [
     edit_post,
     delete_post,
     restore_post,
+    approve_post,
     revisions_page,
     react,
     bookmark,

@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from community import plugins
 from community.accounts.models import Group, Member, brief
 from community.accounts.services import MAX_ID
 from community.db import utcnow
 from community.errors import ServiceError
 from community.events import (
+    PostApproved,
     PostCreated,
     PostDeleted,
     PostEdited,
@@ -47,6 +49,7 @@ from community.forum.models import (
     Thread,
     ThreadRead,
 )
+from community.plugins import Gate
 
 PAGE_SIZE = 20
 """Posts per thread page."""
@@ -78,6 +81,15 @@ def slugify(text: str, fallback: str = "thread", limit: int = 80) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].strip("-")
     return slug or fallback
+
+
+def checked(verdict: Gate) -> Gate:
+    """A gate's verdict, raising when it rejects: the reason goes back to the author."""
+    if verdict.verdict == "reject":
+        raise ServiceError(
+            "rejected", verdict.reason or "This was not accepted.", 422, field="body"
+        )
+    return verdict
 
 
 def check_title(title: Any) -> str:
@@ -393,10 +405,15 @@ async def create_thread(
             else f"You cannot start threads in {category.name}."
         )
         raise ServiceError("cannot_start", detail, 403, field="category_id")
+    verdict = checked(
+        await plugins.gate("check_thread", member=member, category=category, title=title, body=body)
+    )
     rendered = await render_body(db, body)
     thread = await new_thread(db, member, category.id, title)
     set_committed_value(thread, "category", category)
-    post = await add_post(db, member, thread, body, rendered=rendered)
+    if verdict.verdict == "hold":
+        thread.held_at = utcnow()
+    post = await add_post(db, member, thread, body, rendered=rendered, held=verdict)
     emit(db, ThreadCreated(thread_id=thread.id, category_id=category.id, author_id=member.id))
     await db.commit()
     return thread, post
@@ -430,6 +447,7 @@ async def add_post(
     body: str,
     reply_to_number: int | None = None,
     rendered: tuple[str, list[Member]] | None = None,
+    held: Gate | None = None,
 ) -> Post:
     """Append a post to ``thread`` (flushes, does not commit): numbering, watching and
     notifications. Callers check permissions first, and may pass ``render_body``'s result
@@ -463,11 +481,14 @@ async def add_post(
         revision_count=0,
         reaction_counts={},
     )
+    if held is not None and held.verdict == "hold":
+        post.held_at, post.held_reason = now, held.reason
     db.add(post)
     await db.flush()
     await notify.watch_if_unset(db, member.id, thread.id)
     await _read_up_to(db, member.id, thread.id, number)
-    await notify.after_post(db, thread, post, member, mentioned)
+    if post.held_at is None:  # a held post tells nobody until a moderator approves it
+        await notify.after_post(db, thread, post, member, mentioned)
     emit(db, PostCreated(post_id=post.id, thread_id=thread.id, number=number, author_id=member.id))
     return post
 
@@ -496,7 +517,10 @@ async def reply(
             raise ServiceError(
                 "invalid_reply_to", "reply_to is not a post number of this thread.", 422
             )
-    post = await add_post(db, member, thread, body, reply_to_number)
+    verdict = checked(
+        await plugins.gate("check_post", member=member, thread=thread, body=body, editing=False)
+    )
+    post = await add_post(db, member, thread, body, reply_to_number, held=verdict)
     await db.commit()
     return thread, post
 
@@ -741,7 +765,11 @@ async def posts_between(
     result = await db.execute(
         select(Post, Member)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(Post.thread_id == thread.id, Post.number.between(first, last))
+        .where(
+            Post.thread_id == thread.id,
+            Post.number.between(first, last),
+            visibility.held_posts(member),
+        )
         .order_by(Post.number)
         .options(*brief(Member))
     )
@@ -939,6 +967,9 @@ async def edit_post(
     title_changed = new_title is not None and new_title != thread.title
     if body == post.body and not title_changed:
         return post, thread
+    verdict = checked(
+        await plugins.gate("check_post", member=member, thread=thread, body=body, editing=True)
+    )
     html, mentioned = await render_body(db, body)  # before any write: no lock held meanwhile
     db.add(
         PostRevision(
@@ -954,6 +985,8 @@ async def edit_post(
     old_mentions = markup.mention_candidates(post.body)
     post.body, post.html = body, html
     post.edited_at = utcnow()
+    if verdict.verdict == "hold":
+        post.held_at, post.held_reason = post.edited_at, verdict.reason
     post.revision_count += 1
     if title_changed:
         assert new_title is not None
@@ -978,6 +1011,44 @@ async def revisions(db: AsyncSession, member: Member, post_id: Any) -> tuple[Pos
         .order_by(PostRevision.number.desc())
     )
     return post, list(rows.all())
+
+
+async def approve_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:
+    """Release a post (and, for an opening post, its thread) held for review: moderators only.
+    Notifications and live pages hear of it now, as if it had just been written."""
+    post, thread = await post_for(db, member, post_id)
+    if not member.is_staff:
+        raise ServiceError("forbidden", "Only moderators approve posts.", 403)
+    if post.held_at is None:
+        return post, thread
+    post.held_at, post.held_reason = None, None
+    if post.number == 1:
+        thread.held_at = None
+    author = await db.get(Member, post.author_id) if post.author_id else None
+    if author is not None:
+        _, mentioned = await render_body(db, post.body)
+        await notify.after_post(db, thread, post, author, mentioned)
+    emit(db, PostApproved(post_id=post.id, thread_id=thread.id, actor_id=member.id))
+    emit(db, PostCreated(post.id, thread.id, post.number, post.author_id or member.id))
+    await db.commit()
+    return post, thread
+
+
+async def held_posts(db: AsyncSession, member: Member, limit: int = 100) -> list[Any]:
+    """Posts waiting for review, oldest first (moderators): (post, thread, author)."""
+    if not member.is_staff:
+        raise ServiceError("forbidden", "Only moderators review held posts.", 403)
+    author = aliased(Member)
+    rows = await db.execute(
+        select(Post, Thread, author)
+        .join(Thread, Thread.id == Post.thread_id)
+        .outerjoin(author, author.id == Post.author_id)
+        .where(Post.held_at.is_not(None), Post.deleted_at.is_(None), visibility.threads(member))
+        .order_by(Post.held_at)
+        .limit(limit)
+        .options(*brief(author))
+    )
+    return list(rows.all())
 
 
 async def delete_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:

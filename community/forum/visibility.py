@@ -4,7 +4,8 @@ The rules: enabled plugins may narrow what anyone sees (the ``visible_threads`` 
 staff see every category; other members see a category when it names no groups for
 "see" or they belong to one of those groups, and its parent (if any) is visible too. A private
 conversation is seen only by its participants, staff included. Hidden threads and deleted posts
-are seen only by staff.
+are seen only by staff; posts (and threads) a gate held for review only by their author and
+staff.
 """
 
 from __future__ import annotations
@@ -59,14 +60,23 @@ def threads(member: Member, thread: Any = Thread) -> ColumnElement[bool]:
     in_category = thread.category_id.in_(select(Category.id).where(categories(member)))
     rule = or_(and_(thread.category_id.is_(None), participant), in_category)
     if not member.is_staff:
-        rule = and_(rule, thread.hidden_at.is_(None))
+        held = or_(thread.held_at.is_(None), thread.author_id == member.id)
+        rule = and_(rule, thread.hidden_at.is_(None), held)
     extra = plugins.visibility_conditions(member, thread)
     return and_(rule, *extra) if extra else rule
 
 
 def posts(member: Member, post: Any = Post) -> ColumnElement[bool]:
-    """The condition on ``post`` that it is listed (search, profiles, feeds): not deleted,
-    unless ``member`` is staff. The thread's own condition is applied separately."""
+    """The condition on ``post`` that it is listed (search, profiles, feeds): not deleted and
+    not held for review (but for its author), unless ``member`` is staff. The thread's own
+    condition is applied separately."""
     if member.is_staff:
         return true()
-    return post.deleted_at.is_(None)
+    return and_(post.deleted_at.is_(None), held_posts(member, post))
+
+
+def held_posts(member: Member, post: Any = Post) -> ColumnElement[bool]:
+    """Posts held for review are seen by their author and staff only."""
+    if member.is_staff:
+        return true()
+    return or_(post.held_at.is_(None), post.author_id == member.id)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from community import hookimpl, plugins
 from community.db import Base
+from community.jobs import Job, JobContext, Schedule
 from community.plugins import Manifest, NavItem
 from community.web.slots import Slot
 
@@ -21,7 +22,16 @@ MANIFEST = Manifest(
     version="1.0",
     description="Says hello and hides threads whose title has the hidden word.",
     api=">=1.0,<2",
-    capabilities={"routes", "settings", "slots", "nav", "events", "visibility", "migrations"},
+    capabilities={
+        "routes",
+        "settings",
+        "slots",
+        "nav",
+        "events",
+        "visibility",
+        "migrations",
+        "jobs",
+    },
 )
 
 
@@ -42,6 +52,22 @@ def register_migrations() -> str:
 
 seen: list[str] = []
 """Names of the events track_event received, for the tests."""
+greeted: list[str] = []
+"""Greetings the scheduled job made, for the tests."""
+
+
+async def greet(ctx: JobContext, who: str = "everyone") -> None:
+    greeted.append(f"{plugins.settings('hello').greeting}, {who}")
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    return [Job("greet", greet, retries=0)]
+
+
+@hookimpl
+def register_schedules() -> list[Schedule]:
+    return [Schedule("tick", job="greet", every=0.2)]
 
 
 @dataclass
