@@ -192,6 +192,11 @@ def implemented_hooks(module: ModuleType) -> list[str]:
     )
 
 
+def _arguments(impl: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments a hook implementation names (it may leave some out)."""
+    return {key: given[key] for key in impl.argnames if key in given}
+
+
 class Plugins:
     """Every installed plugin, and the one way the core calls their hooks."""
 
@@ -199,6 +204,7 @@ class Plugins:
         self.pm = pluggy.PluginManager("community")
         self.pm.add_hookspecs(hookspecs)
         self.installed: dict[str, Plugin] = {}
+        self._registered: dict[tuple[str, str], Any] = {}
         found: list[tuple[str, Any]] = []
         if discover:
             for entry in entry_points(group=ENTRY_POINT_GROUP):
@@ -277,7 +283,7 @@ class Plugins:
         isolated: an exception is logged with the plugin's name, counted, and skipped."""
         results = []
         for name, impl in self._impls(hook, enabled):
-            args = {key: kwargs[key] for key in impl.argnames if key in kwargs}
+            args = _arguments(impl, kwargs)
             started = time.perf_counter()
             try:
                 result = impl.function(**args)
@@ -295,7 +301,7 @@ class Plugins:
         """``call``, awaiting results that are awaitable (hooks may be ``async def``)."""
         results = []
         for name, impl in self._impls(hook, enabled):
-            args = {key: kwargs[key] for key in impl.argnames if key in kwargs}
+            args = _arguments(impl, kwargs)
             started = time.perf_counter()
             try:
                 result = impl.function(**args)
@@ -311,10 +317,14 @@ class Plugins:
             results.append((name, result))
         return results
 
-    def first(self, name: str, hook: str, **kwargs: Any) -> Any:
-        """One plugin's answer to a register hook (None when it does not implement it)."""
-        results = self.call(hook, [name], **kwargs)
-        return results[0][1] if results else None
+    def first(self, name: str, hook: str) -> Any:
+        """One plugin's answer to a register hook (None when it does not implement it),
+        asked once: register hooks run at startup, never on a request's path."""
+        key = (name, hook)
+        if key not in self._registered:
+            results = self.call(hook, [name])
+            self._registered[key] = results[0][1] if results else None
+        return self._registered[key]
 
     def _failed(self, name: str, hook: str, exc: Exception) -> None:
         log.exception("plugin %s failed in %s", name, hook, exc_info=exc)
@@ -333,7 +343,7 @@ class Plugins:
         """The strictest answer of the enabled gates; a gate that raises holds (fails closed)."""
         verdict = Gate.allow()
         for name, impl in self._impls(hook, enabled):
-            args = {key: kwargs[key] for key in impl.argnames if key in kwargs}
+            args = _arguments(impl, kwargs)
             try:
                 answer = impl.function(**args)
                 if inspect.isawaitable(answer):
@@ -427,13 +437,7 @@ def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     conditions = []
     for name, impl in current.plugins._impls("visible_threads", current.enabled):
         try:
-            condition = impl.function(
-                **{
-                    k: v
-                    for k, v in {"member": member, "thread": thread}.items()
-                    if k in impl.argnames
-                }
-            )
+            condition = impl.function(**_arguments(impl, {"member": member, "thread": thread}))
         except Exception as exc:
             current.plugins._failed(name, "visible_threads", exc)
             condition = false()

@@ -3,7 +3,6 @@ search, notifications and conversations. Content a member may not see answers 40
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from litestar import Request, Router, delete, get, patch, post
@@ -59,6 +58,14 @@ def post_json(post: Post, author: Member | None, thread: Thread, base: str) -> d
         "held": post.held_at is not None,
         "reactions": post.reaction_counts,
     }
+
+
+async def _post_response(
+    request: Request[Any, Any, Any], db: AsyncSession, post: Post, thread: Thread
+) -> dict[str, Any]:
+    """``post_json`` for a post a service just changed (its author loaded by id)."""
+    author = await db.get(Member, post.author_id) if post.author_id else None
+    return post_json(post, author, thread, _base(request))
 
 
 def _view_json(view: PostView, thread: Thread, base: str, staff: bool) -> dict[str, Any]:
@@ -257,8 +264,7 @@ async def edit_post(
     post_, thread = await services.edit_post(
         db, member, post_id, data.get("body"), request.state.site, title=data.get("title")
     )
-    author = await db.get(Member, post_.author_id) if post_.author_id else None
-    return post_json(post_, author, thread, _base(request))
+    return await _post_response(request, db, post_, thread)
 
 
 @delete("/posts/{post_id:int}", status_code=200)
@@ -266,8 +272,7 @@ async def delete_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
 ) -> Any:
     post_, thread = await services.delete_post(db, member, post_id)
-    author = await db.get(Member, post_.author_id) if post_.author_id else None
-    return post_json(post_, author, thread, _base(request))
+    return await _post_response(request, db, post_, thread)
 
 
 @post("/posts/{post_id:int}/restore", status_code=200)
@@ -275,8 +280,7 @@ async def restore_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
 ) -> Any:
     post_, thread = await services.restore_post(db, member, post_id)
-    author = await db.get(Member, post_.author_id) if post_.author_id else None
-    return post_json(post_, author, thread, _base(request))
+    return await _post_response(request, db, post_, thread)
 
 
 @post("/posts/{post_id:int}/approve", status_code=200)
@@ -284,8 +288,7 @@ async def approve_post(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, post_id: int
 ) -> Any:
     post_, thread = await services.approve_post(db, member, post_id)
-    author = await db.get(Member, post_.author_id) if post_.author_id else None
-    return post_json(post_, author, thread, _base(request))
+    return await _post_response(request, db, post_, thread)
 
 
 @get("/posts/held")
@@ -363,15 +366,6 @@ async def list_bookmarks(request: Request[Any, Any, Any], db: AsyncSession, memb
 # Search, notifications, conversations
 
 
-def _date(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError("invalid_date", f"{field} is a date like 2026-11-30.", 400) from None
-
-
 @get("/search")
 async def search_posts(
     request: Request[Any, Any, Any],
@@ -392,8 +386,8 @@ async def search_posts(
         q,
         category_id=category_id,
         author=author,
-        since=_date(since, "since"),
-        until=_date(until, "until"),
+        since=search.parse_date(since, "since"),
+        until=search.parse_date(until, "until"),
         limit=_limit(limit, 20, 50),
         offset=offset,
     )

@@ -4,7 +4,6 @@ the same handlers answer with fragments (``HX-Request``)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -640,17 +639,6 @@ async def read_notifications(
 # Search, profiles
 
 
-def _date(value: str | None, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ServiceError(
-            "invalid_date", f"{field} is a date like 2026-11-30.", 422, field=field
-        ) from None
-
-
 @get("/search")
 async def search_page(
     request: Request[Any, Any, Any],
@@ -676,8 +664,8 @@ async def search_page(
                 q,
                 category_id=_int_arg(category) or None,
                 author=author.strip().lstrip("@") or None,
-                since=_date(since, "since"),
-                until=_date(until, "until"),
+                since=search.parse_date(since, "since"),
+                until=search.parse_date(until, "until"),
                 limit=20,
                 offset=(page - 1) * 20,
             )

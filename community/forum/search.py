@@ -69,6 +69,18 @@ FTS_ROWID = literal_column("posts_fts.rowid")
 WORD_RE = re.compile(r"\w+")
 
 
+def parse_date(value: str | None, field: str) -> date | None:
+    """A date filter from a query string ("2026-11-30"), None when empty; 422 otherwise."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ServiceError(
+            "invalid_date", f"{field} is a date like 2026-11-30.", 422, field=field
+        ) from None
+
+
 @dataclass
 class SearchResult:
     """One matching post, with its thread's title and a highlighted snippet of its body."""

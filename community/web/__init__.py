@@ -85,8 +85,9 @@ def plugin_nav(admin: bool = False) -> list[NavItem]:
     hook = "register_admin_pages" if admin else "register_nav_items"
     return [
         item
-        for _, items in current.plugins.call(hook, current.enabled)
-        for item in items or []
+        for plugin in current.plugins.loaded
+        if plugin.name in current.enabled
+        for item in current.plugins.first(plugin.name, hook) or []
         if isinstance(item, NavItem)
     ]
 
