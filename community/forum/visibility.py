@@ -47,11 +47,6 @@ def categories(member: Member, category: Any = Category) -> ColumnElement[bool]:
     )
 
 
-def category_ids(member: Member) -> Any:
-    """A subquery of the ids of every category ``member`` may see."""
-    return select(Category.id).where(categories(member)).scalar_subquery()
-
-
 def threads(member: Member, thread: Any = Thread) -> ColumnElement[bool]:
     """The condition on ``thread`` (an entity or alias) that ``member`` may see it."""
     participant = exists().where(
