@@ -843,12 +843,21 @@ async def posts_after(
     return await posts_between(db, member, thread, after + 1, last, site)
 
 
+PARTICIPANT_WINDOW = 500
+"""Participants are counted over a thread's latest posts, so a thread page costs the same
+however long the thread grows (the (thread, number) index bounds the scan)."""
+
+
 async def top_posters(db: AsyncSession, thread: Thread, limit: int = 8) -> list[Member]:
-    """The members who wrote most in ``thread``, most first (its participants)."""
+    """The members who wrote most of ``thread``'s latest posts, most first (participants)."""
     rows = await db.execute(
         select(Member)
         .join(Post, Post.author_id == Member.id)
-        .where(Post.thread_id == thread.id, Post.deleted_at.is_(None))
+        .where(
+            Post.thread_id == thread.id,
+            Post.number > thread.post_count - PARTICIPANT_WINDOW,
+            Post.deleted_at.is_(None),
+        )
         .group_by(Member.id)
         .order_by(func.count().desc(), func.min(Post.number))
         .limit(limit)
