@@ -159,7 +159,7 @@ async def make_due(app: Litestar, job_id: int) -> None:
         await db.commit()
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 10) -> T:
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30) -> T:
     deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await check()
