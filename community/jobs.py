@@ -586,48 +586,55 @@ class JobRunner:
     # -- relay (Redis) ------------------------------------------------------------------------
 
     async def relay(self, batch: int = 200) -> int:
-        """Hand due rows to SAQ, each attempt under its own key so that it is enqueued once."""
+        """Hand due rows to SAQ, each attempt under its own key so that it is enqueued once.
+
+        Rows are marked relayed (and committed) before they are enqueued: a worker may run and
+        fail an attempt at once, and its failure clears the mark so that the retry is relayed
+        on time. A row whose enqueue is lost is relayed again after ``relay_again_after``."""
         assert self.queue is not None
         now = utcnow()
+        due = (
+            select(OutboxJob.id)
+            .where(
+                _due(now),
+                or_(
+                    OutboxJob.relayed_at.is_(None),
+                    OutboxJob.relayed_at < now - self.relay_again_after,
+                ),
+            )
+            .order_by(OutboxJob.run_after, OutboxJob.id)
+            .limit(batch)
+            .scalar_subquery()
+        )
         async with self.sessionmaker() as db:
             rows = (
                 await db.execute(
-                    select(OutboxJob.id, OutboxJob.name, OutboxJob.attempts)
+                    update(OutboxJob)
                     .where(
-                        _due(now),
+                        OutboxJob.id.in_(due),
+                        # Checked again here: another relay may have marked the row meanwhile.
                         or_(
                             OutboxJob.relayed_at.is_(None),
                             OutboxJob.relayed_at < now - self.relay_again_after,
                         ),
                     )
-                    .order_by(OutboxJob.run_after, OutboxJob.id)
-                    .limit(batch)
+                    .values(relayed_at=now)
+                    .returning(OutboxJob.id, OutboxJob.name, OutboxJob.attempts)
                 )
             ).all()
-            for row in rows:
-                job = self.registry.get(row.name)
-                timeout = job.timeout if job else Job.timeout
-                await self.queue.enqueue(
-                    SAQ_FUNCTION,
-                    key=f"{row.id}:{row.attempts}",
-                    # SAQ's timeout only sweeps entries of killed workers: ours runs first.
-                    timeout=math.ceil(timeout + self.lease_grace) + 1,
-                    retries=1,
-                    row_id=row.id,
-                    attempts_before=row.attempts,
-                )
-            if rows:
-                # A row a worker claimed meanwhile keeps relayed_at empty: if that worker dies,
-                # the row is relayed as soon as its lease runs out.
-                await db.execute(
-                    update(OutboxJob)
-                    .where(
-                        OutboxJob.id.in_([row.id for row in rows]),
-                        or_(OutboxJob.locked_until.is_(None), OutboxJob.locked_until < now),
-                    )
-                    .values(relayed_at=now)
-                )
-                await db.commit()
+            await db.commit()
+        for row in sorted(rows):
+            job = self.registry.get(row.name)
+            timeout = job.timeout if job else Job.timeout
+            await self.queue.enqueue(
+                SAQ_FUNCTION,
+                key=f"{row.id}:{row.attempts}",
+                # SAQ's timeout only sweeps entries of killed workers: ours runs first.
+                timeout=math.ceil(timeout + self.lease_grace) + 1,
+                retries=1,
+                row_id=row.id,
+                attempts_before=row.attempts,
+            )
         return len(rows)
 
     # -- schedules and pruning ----------------------------------------------------------------

@@ -482,6 +482,34 @@ async def test_admins_retry_and_discard_dead_jobs(app: Litestar, effect_table: N
     assert (await job_row(app, ids[0])).attempts == 1
 
 
+class EagerQueue:
+    """A stand-in for SAQ whose worker runs each attempt the moment it is enqueued: the
+    quickest a real worker can be."""
+
+    def __init__(self, worker: JobRunner) -> None:
+        self.worker = worker
+        self.keys: list[str] = []
+
+    async def enqueue(self, function: str, *, key: str, **kwargs: Any) -> None:
+        self.keys.append(key)
+        await self.worker.run_row(kwargs["row_id"], kwargs["attempts_before"])
+
+
+async def test_a_retry_is_relayed_even_when_the_first_try_fails_at_once(
+    app: Litestar, effect_table: None
+) -> None:
+    queue = EagerQueue(runner(app, registry()))
+    relay = runner(app, registry(), queue=queue)
+    job_id = await add_job(app, tag="quick", fail_until=1)
+    assert await relay.relay() == 1
+    assert (await job_row(app, job_id)).state == PENDING  # failed inside enqueue
+    await make_due(app, job_id)
+    assert await relay.relay() == 1  # not held back as "already relayed"
+    assert queue.keys == [f"{job_id}:0", f"{job_id}:1"]
+    assert (await job_row(app, job_id)).state == DONE
+    assert await relay.relay() == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Redis: SAQ carries the jobs, the table decides
 

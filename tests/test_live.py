@@ -63,6 +63,14 @@ async def next_message(stream: AsyncIterator[Any], within: float = 5.0) -> Any:
     return await asyncio.wait_for(anext(stream), within)
 
 
+async def settled(channels: ChannelsPlugin, stream: AsyncIterator[Any], channel: str) -> None:
+    """Skip what earlier writes published: with Redis, a setup's messages may still be on their
+    way when the stream subscribes. Channels publish in order, so a marker comes after them."""
+    channels.publish('{"event": "marker", "data": ""}', channel)
+    while (await next_message(stream)).event != "marker":
+        pass
+
+
 async def test_a_committed_reply_reaches_the_thread_and_badge_streams(app):
     thread = await setup_thread(app)
     channels = app.plugins.get(ChannelsPlugin)
@@ -74,6 +82,7 @@ async def test_a_committed_reply_reaches_the_thread_and_badge_streams(app):
         [live.thread_channel(namespace, thread.id), live.member_channel(namespace, alice.id)],
     )
     assert (await next_message(stream)).event == "ready"
+    await settled(channels, stream, live.thread_channel(namespace, thread.id))
     async with app.state.sessionmaker() as db:
         bob = await accounts.member_by_username(db, "bob")
         site = await accounts.instance_settings(db, "Testers")
@@ -86,8 +95,10 @@ async def test_a_committed_reply_reaches_the_thread_and_badge_streams(app):
 async def test_a_rolled_back_write_publishes_nothing(app):
     thread = await setup_thread(app)
     channels = app.plugins.get(ChannelsPlugin)
-    stream = live.stream(channels, [live.thread_channel(app.state.namespace, thread.id)])
+    channel = live.thread_channel(app.state.namespace, thread.id)
+    stream = live.stream(channels, [channel])
     assert (await next_message(stream)).event == "ready"
+    await settled(channels, stream, channel)
     async with app.state.sessionmaker() as db:
         bob = await accounts.member_by_username(db, "bob")
         fresh = await forum.thread_for(db, bob, thread.id)
