@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -40,7 +41,7 @@ from community.forum import api as forum_api
 from community.forum import routes as forum_routes
 from community.jobs import Job, JobContext, JobRegistry, start_runner
 from community.live import Publisher
-from community.plugins import Plugins, activated
+from community.plugins import Active, Plugins, activated, flush_health, keep_health
 from community.plugins import active as active_plugins
 from community.ratelimit import RateLimiter
 from community.settings import Settings, load_settings
@@ -117,6 +118,7 @@ def plugin_routers(plugins: Plugins) -> list[Router]:
                     directories=[static],
                     opt={"public": True},
                     name=f"static-{plugin.name}",
+                    guards=[static_guard(plugin.name)],
                 )
             )
     return routers
@@ -167,6 +169,19 @@ def enabled_guard(name: str) -> Any:
     return guard
 
 
+def static_guard(name: str) -> Any:
+    """``enabled_guard`` for static files, which skip the middleware that reads the settings."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+        state = connection.app.state
+        async with state.sessionmaker() as db:
+            site = await instance_settings(db, state.settings.name)
+        if name not in Plugins.enabled_in(site):
+            raise NotFoundException()
+
+    return guard
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -202,18 +217,28 @@ def create_app(
     tracking: set[asyncio.Task[Any]] = set()
 
     def dispatch(events: Sequence[Event]) -> None:
-        """After commit: tell open pages, then the enabled plugins' ``track_event``."""
+        """After commit: tell open pages, then (in a task, in order) the enabled plugins'
+        ``track_event``."""
         publisher(events)
-        current = active_plugins()
-        if current is None or not current.enabled:
+        if not plugins.loaded:
             return
-        loop = asyncio.get_running_loop()
-        for event in events:
-            task = loop.create_task(
-                current.plugins.acall("track_event", current.enabled, event=event)
-            )
-            tracking.add(task)
-            task.add_done_callback(tracking.discard)
+        task = asyncio.get_running_loop().create_task(track(events, active_plugins()))
+        tracking.add(task)
+        task.add_done_callback(tracking.discard)
+
+    async def track(events: Sequence[Event], current: Active | None) -> None:
+        if current is None:  # a write outside a request or a plugin's job: a script, a test
+            async with sessionmaker() as db:
+                site = await instance_settings(db, settings.name)
+            current = Active(plugins, Plugins.enabled_in(site), site)
+        if not current.enabled:
+            return
+        with activated(current.plugins, current.site):
+            for event in events:
+                await current.plugins.acall("track_event", current.enabled, event=event)
+
+    sessionmaker = create_sessionmaker(engine, {DISPATCH: dispatch})
+    plugins.sessionmaker = sessionmaker  # plugins open sessions with plugins.session()
 
     async def clean_sessions() -> None:
         sessions = stores["sessions"]
@@ -224,11 +249,19 @@ def create_app(
         app.state.job_runner = await start_runner(
             app.state.sessionmaker, jobs, settings, redis=redis, namespace=namespace
         )
+        app.state.health_task = asyncio.create_task(keep_health(sessionmaker, plugins))
 
     async def stop_jobs(app: Litestar) -> None:
         runner = getattr(app.state, "job_runner", None)
         if runner is not None:
             await runner.stop()
+        task = getattr(app.state, "health_task", None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                async with sessionmaker() as db:
+                    await flush_health(db, plugins)
 
     async def close() -> None:
         await engine.dispose()
@@ -245,6 +278,7 @@ def create_app(
             forum_api.router,
             admin_routes.router,
             admin_plugins.router,
+            admin_plugins.api_router,
             admin_jobs.router,
             *plugin_routers(plugins),
             create_static_files_router(
@@ -255,12 +289,13 @@ def create_app(
             {
                 "settings": settings,
                 "engine": engine,
-                "sessionmaker": create_sessionmaker(engine, {DISPATCH: dispatch}),
+                "sessionmaker": sessionmaker,
                 "plugins": plugins,
                 "jobs": jobs,
                 "namespace": namespace,
                 "redis": redis,
                 "limiter": RateLimiter(redis, namespace),
+                "tracking": tracking,
             }
         ),
         stores=stores,

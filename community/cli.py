@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import getpass
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +23,7 @@ from community.errors import ServiceError
 from community.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
+log = logging.getLogger("community.cli")
 
 
 class CommandError(Exception):
@@ -276,7 +279,7 @@ def user_list() -> None:
     async def work(db: AsyncSession, _: Settings) -> list[str]:
         lines = [f"{'USERNAME':32} {'ROLE':10} {'STATUS':10} {'JOINED':10} INVITED BY"]
         for m in await services.search_members(db, limit=100_000):
-            status = "suspended" if m.is_suspended() else "active"
+            status = "pending" if m.is_pending else "suspended" if m.is_suspended() else "active"
             by = m.invited_by.username if m.invited_by else "-"
             lines.append(f"{m.username:32} {m.role:10} {status:10} {m.created_at:%Y-%m-%d} {by}")
         return lines
@@ -342,9 +345,11 @@ def token_create(username: str, name: str) -> None:
     click.echo(run_db(work))
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None, plugins: Any = None) -> Any:
+    """Run the command line; ``plugins`` (default: the installed ones) add their commands."""
     try:
-        return cli.main(args=argv, prog_name="community", standalone_mode=False)
+        root = with_plugin_commands(plugins)
+        return root.main(args=argv, prog_name="community", standalone_mode=False)
     except (SettingsError, CommandError) as exc:
         _fail(str(exc))
     except ServiceError as exc:
@@ -357,6 +362,49 @@ def main(argv: list[str] | None = None) -> Any:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         _fail(f"{type(exc).__name__}: {first_line}")
     return None
+
+
+def with_plugin_commands(plugins: Any = None) -> click.Group:
+    """``cli`` plus a group ``community <plugin> ...`` for each loaded plugin's commands."""
+    from community.plugins import Plugins
+
+    manager = plugins if plugins is not None else Plugins()
+    root = copy.copy(cli)
+    root.commands = dict(cli.commands)
+    for plugin in manager.loaded:
+        commands = manager.first(plugin.name, "register_commands")
+        if not commands:
+            continue
+        if plugin.name in root.commands:
+            log.warning("plugins: %s's commands clash with `community %s`", *[plugin.name] * 2)
+            continue
+        group = click.Group(
+            plugin.name,
+            help=plugin.manifest.description if plugin.manifest else None,
+            callback=_require_enabled(manager, plugin.name),
+        )
+        for command in commands:
+            group.add_command(command)
+        root.add_command(group)
+    return root
+
+
+def _require_enabled(manager: Any, name: str) -> Callable[..., None]:
+    """A plugin's commands run only while it is enabled, with its settings readable."""
+
+    @click.pass_context
+    def check(context: click.Context) -> None:
+        from community.plugins import Plugins, activated
+
+        async def work(db: AsyncSession, config: Settings) -> dict[str, Any]:
+            return await services.instance_settings(db, config.name)
+
+        site = run_db(work)
+        if name not in Plugins.enabled_in(site):
+            raise CommandError(f"plugin {name} is disabled; run `community plugins enable {name}`")
+        context.with_resource(activated(manager, site))
+
+    return check
 
 
 def _fail(message: str) -> None:
@@ -376,15 +424,15 @@ def plugins() -> None:
 @plugins.command("list")
 def plugins_list() -> None:
     """Every installed plugin: name, version, enabled, health, capabilities."""
-    from community.plugins import Plugins
+    from community.plugins import Health, Plugins, read_health
 
     manager = Plugins()
 
-    async def work(db: AsyncSession, config: Settings) -> frozenset[str]:
+    async def work(db: AsyncSession, config: Settings) -> tuple[frozenset[str], dict[str, Health]]:
         site = await services.instance_settings(db, config.name)
-        return Plugins.enabled_in(site)
+        return Plugins.enabled_in(site), await read_health(db)
 
-    enabled = run_db(work)
+    enabled, health = run_db(work)
     if not manager.installed:
         click.echo("No plugins installed.")
     for plugin in sorted(manager.installed.values(), key=lambda p: p.name):
@@ -396,7 +444,7 @@ def plugins_list() -> None:
         capabilities = ",".join(sorted(plugin.manifest.capabilities)) or "-"
         click.echo(
             f"{plugin.name}\t{plugin.manifest.version}\t{state}\t"
-            f"{plugin.health.status}\t{capabilities}"
+            f"{health.get(plugin.name, Health()).status}\t{capabilities}"
         )
 
 
@@ -424,3 +472,25 @@ def plugins_enable(name: str) -> None:
 def plugins_disable(name: str) -> None:
     """Disable NAME: its routes answer 404, its hooks and slots stop, at once."""
     _set_enabled(name, False)
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the plugin's folder, community-NAME.",
+)
+def plugins_new(name: str, directory: Path) -> None:
+    """Write a working plugin NAME to start from: a page, a setting, a slot, a table, an
+    event handler, a scheduled job and their tests."""
+    from community import scaffold
+
+    target = scaffold.write(name, directory)
+    click.echo(f"Wrote {target}. Next, in the server's virtualenv:")
+    click.echo(f'  pip install -e "{target}[dev]"')
+    click.echo("  community db upgrade")
+    click.echo(f"  community plugins enable {name}   # after restarting community serve once")
+    click.echo(f"  cd {target} && pytest")

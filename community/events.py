@@ -122,6 +122,52 @@ class MembersNotified(Event):
     member_ids: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class MemberJoined(Event):
+    """An account became usable: at once when it was made, or when an admin approved one that
+    a ``check_member`` gate held. ``invite_id`` is None for accounts the command line made."""
+
+    member_id: int
+    invite_id: int | None
+    invited_by_id: int | None
+
+
+@dataclass(frozen=True)
+class MemberSignedIn(Event):
+    """A member gave their password: on the sign-in page, or asking the API for a token."""
+
+    member_id: int
+
+
+@dataclass(frozen=True)
+class MemberPenalised(Event):
+    """A member was penalised. The core's ``kind`` is "suspend"; ``until`` is an ISO date-time,
+    or None for indefinitely; ``actor_id`` is None when the command line did it."""
+
+    member_id: int
+    actor_id: int | None
+    kind: str
+    until: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class InviteCreated(Event):
+    """``creator_id`` is None for the command line's invites and the first admin's setup link."""
+
+    invite_id: int
+    creator_id: int | None
+
+
+@dataclass(frozen=True)
+class InviteRedeemed(Event):
+    """Someone used an invite; their account may still wait for approval (``MemberJoined``
+    follows when it is usable)."""
+
+    invite_id: int
+    member_id: int
+
+
 def emit(db: AsyncSession | Session, event: Event) -> None:
     """Queue ``event`` until the current transaction commits."""
     session = db.sync_session if isinstance(db, AsyncSession) else db

@@ -87,7 +87,7 @@ def register_templates() -> str:
 
 @hookspec
 def register_static() -> str:
-    """A folder whose files are served under ``/static/<plugin>/``."""
+    """A folder whose files are served under ``/static/<plugin>/`` (404 while disabled)."""
 
 
 @hookspec
@@ -113,7 +113,9 @@ def register_settings() -> type:
 
 @hookspec
 def register_permissions() -> list[Permission]:
-    """Permissions the plugin checks, shown to admins."""
+    """Permissions the plugin checks with ``plugins.allowed(member, "<plugin>.<name>")``:
+    members whose role is in ``Permission.roles`` have them, and admins grant them to groups
+    on the Plugins page."""
 
 
 @hookspec
@@ -128,13 +130,15 @@ def register_nav_items() -> list[NavItem]:
 
 @hookspec
 def register_commands() -> list[Any]:
-    """``click`` commands added under ``community <plugin> ...``."""
+    """``click`` commands added under ``community <plugin> ...``; they run only while the
+    plugin is enabled, with its settings readable."""
 
 
 @hookspec
 def register_event_types() -> list[type[Event]]:
     """Event dataclasses the plugin emits (with ``community.events.emit``); their fields are
-    the payload schema that webhooks and cross-posting subscribe to."""
+    the payload schema that webhooks and cross-posting subscribe to (``event_catalogue``).
+    Names are unique across the core and the installed plugins."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,8 +149,9 @@ def register_event_types() -> list[type[Event]]:
 def track_event(event: Event) -> None:
     """Called for every event after its transaction commits, in the process that made it.
 
-    Do fast work here and enqueue jobs for slow work (network calls). An exception is logged
-    with the plugin's name and counted in its health; the member's request still succeeds.
+    Do fast work here and enqueue jobs for slow work (network calls); write through
+    ``plugins.session()``. An exception is logged with the plugin's name and counted in its
+    health; the member's request still succeeds.
     """
 
 

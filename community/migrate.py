@@ -86,8 +86,15 @@ def upgrade(database_url: str, revision: str = "heads", plugins: Any = None) -> 
 def downgrade(
     database_url: str, revision: str = "-1", plugin: str | None = None, plugins: Any = None
 ) -> None:
-    """Downgrade the core (or, with ``plugin``, that plugin's history) to ``revision``."""
-    for target, config in _configs(database_url, plugins):
+    """Downgrade the core (or, with ``plugin``, that plugin's history) to ``revision``.
+    Taking the core to ``base`` takes every plugin's history to base first: their tables
+    point at the core's."""
+    configs = _configs(database_url, plugins)
+    if plugin is None and revision == "base":
+        for target, config in reversed(configs):
+            if target.prefix is not None:
+                command.downgrade(config, "base")
+    for target, config in configs:
         if target.name == (plugin or "core"):
             command.downgrade(config, revision)
             return

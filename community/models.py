@@ -7,3 +7,4 @@ def load_models() -> None:
     import community.accounts.models  # noqa: F401
     import community.forum.models  # noqa: F401
     import community.jobs  # noqa: F401
+    import community.plugins  # noqa: F401

@@ -10,15 +10,20 @@ next request in every process, without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
+import json
 import logging
 import time
+import types
+import typing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, Literal
@@ -27,18 +32,24 @@ import pluggy
 from markupsafe import Markup
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
-from sqlalchemy import false
+from sqlalchemy import Float, Index, String, Text, delete, false, func, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from community import hookspecs
+from community.db import Base, UTCDateTime, utcnow
 from community.errors import ServiceError
+from community.events import Event
 
 log = logging.getLogger("community.plugins")
 
 ENTRY_POINT_GROUP = "community.plugins"
 SETTING_KEY = "plugins"
 """Instance setting holding ``{"enabled": [names]}``."""
+GRANTS_KEY = "permissions"
+"""Instance setting holding ``{"<plugin>.<permission>": [group ids]}``."""
 SLOW_SECONDS = 0.25
 """A hook call slower than this is reported in the plugin's health."""
+HEALTH_WINDOW = timedelta(days=1)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
@@ -97,38 +108,101 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Permission:
+    """Something a plugin lets only some members do. Members whose role is in ``roles`` have
+    it; admins grant it to groups on the Plugins page. Check it with ``allowed(member, name)``;
+    the name is prefixed with the plugin's (``<plugin>.<name>``)."""
+
     name: str
     description: str
+    roles: tuple[str, ...] = ("admin",)
 
 
 # ---------------------------------------------------------------------------------------------
 # Health
 
 
+class HealthRecord(Base):
+    """A plugin's error or slow hook call, from any process; kept for a day."""
+
+    __tablename__ = "plugin_health"
+    __table_args__ = (Index("ix_plugin_health_plugin_at", "plugin", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(64))
+    hook: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    """``error`` or ``slow``."""
+    detail: Mapped[str] = mapped_column(Text, default="")
+    seconds: Mapped[float | None] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 @dataclass
 class Health:
-    """A plugin's recent trouble in this process: errors and slow hook calls, a day's worth."""
+    """A plugin's errors and slow hook calls over the last day, in every process: each process
+    notes them here and ``flush_health`` writes them to ``plugin_health``; ``read_health``
+    reads them back for the admin page and ``community plugins list``."""
 
-    errors: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=200))
-    slow: deque[tuple[float, str, float]] = field(default_factory=lambda: deque(maxlen=200))
-
-    def error(self, hook: str, message: str) -> None:
-        self.errors.append((time.time(), hook, message[:500]))
-
-    def slow_call(self, hook: str, seconds: float) -> None:
-        self.slow.append((time.time(), hook, seconds))
-
-    def errors_today(self) -> list[tuple[float, str, str]]:
-        since = time.time() - 86400
-        return [e for e in self.errors if e[0] >= since]
-
-    def slow_today(self) -> list[tuple[float, str, float]]:
-        since = time.time() - 86400
-        return [s for s in self.slow if s[0] >= since]
+    errors: int = 0
+    slow: int = 0
+    recent: list[tuple[datetime, str, str]] = field(default_factory=list)
+    """The latest errors: when, hook, message."""
 
     @property
     def status(self) -> str:
-        return "errors" if self.errors_today() else "slow" if self.slow_today() else "ok"
+        return "errors" if self.errors else "slow" if self.slow else "ok"
+
+
+async def flush_health(db: Any, plugins: Plugins) -> int:
+    """Write the health records ``plugins`` noted in this process, and forget those older
+    than a day."""
+    records = []
+    while plugins.unsaved_health:
+        records.append(plugins.unsaved_health.popleft())
+    if records:
+        db.add_all(records)
+    await db.execute(delete(HealthRecord).where(HealthRecord.at < utcnow() - HEALTH_WINDOW))
+    await db.commit()
+    return len(records)
+
+
+async def keep_health(sessionmaker: Any, plugins: Plugins, every: float = 5.0) -> None:
+    """Flush the health records of ``plugins`` every ``every`` seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with sessionmaker() as db:
+                await flush_health(db, plugins)
+        except Exception:
+            log.exception("plugins: could not write health records; trying again")
+
+
+async def read_health(db: Any) -> dict[str, Health]:
+    """Each plugin's health over the last day, from every process's records."""
+    since = utcnow() - HEALTH_WINDOW
+    found: dict[str, Health] = {}
+    counts = await db.execute(
+        select(HealthRecord.plugin, HealthRecord.kind, func.count())
+        .where(HealthRecord.at >= since)
+        .group_by(HealthRecord.plugin, HealthRecord.kind)
+    )
+    for plugin, kind, count in counts:
+        health = found.setdefault(plugin, Health())
+        if kind == "error":
+            health.errors = count
+        else:
+            health.slow = count
+    recent = await db.execute(
+        select(HealthRecord.plugin, HealthRecord.at, HealthRecord.hook, HealthRecord.detail)
+        .where(HealthRecord.at >= since, HealthRecord.kind == "error")
+        .order_by(HealthRecord.id.desc())
+        .limit(200)
+    )
+    for plugin, at, hook, detail in recent:
+        health = found.setdefault(plugin, Health())
+        if len(health.recent) < 10:
+            health.recent.append((at, hook, detail))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,8 +217,9 @@ class Plugin:
     refused: str | None = None
     """Why the plugin was not loaded, or None."""
     hooks: list[str] = field(default_factory=list)
-    health: Health = field(default_factory=Health)
     settings_type: type | None = None
+    event_types: list[type[Event]] = field(default_factory=list)
+    permissions: list[Permission] = field(default_factory=list)
 
     @property
     def loaded(self) -> bool:
@@ -204,6 +279,10 @@ class Plugins:
         self.pm = pluggy.PluginManager("community")
         self.pm.add_hookspecs(hookspecs)
         self.installed: dict[str, Plugin] = {}
+        self.unsaved_health: deque[HealthRecord] = deque(maxlen=1000)
+        """Health records not written yet (a storm of errors keeps only the latest)."""
+        self.sessionmaker: Any = None
+        """The app's sessionmaker, set by ``create_app``: ``session()`` opens one."""
         self._registered: dict[tuple[str, str], Any] = {}
         found: list[tuple[str, Any]] = []
         if discover:
@@ -244,13 +323,52 @@ class Plugins:
             return
         plugin = Plugin(name=name, module=module, manifest=manifest, hooks=hooks)
         self.installed[name] = plugin
+        try:
+            plugin.settings_type = self._settings_type(name)
+            plugin.event_types = self._event_types(name)
+            plugin.permissions = self._permissions(name)
+        except PluginError as exc:
+            self.pm.unregister(module)
+            self._refuse(name, str(exc), module)
+
+    def _settings_type(self, name: str) -> type | None:
         settings_type = self.first(name, "register_settings")
-        if settings_type is not None:
-            if not dataclasses.is_dataclass(settings_type):
-                self._refuse(name, f"plugin {name!r}: register_settings must return a dataclass")
-                self.pm.unregister(module)
-                return
-            plugin.settings_type = settings_type
+        if settings_type is not None and not dataclasses.is_dataclass(settings_type):
+            raise PluginError(f"plugin {name!r}: register_settings must return a dataclass")
+        return settings_type
+
+    def _event_types(self, name: str) -> list[type[Event]]:
+        declared = list(self.first(name, "register_event_types") or [])
+        taken = {kind.__name__: source for source, kind in self.event_types()}
+        for kind in declared:
+            if not (
+                isinstance(kind, type)
+                and issubclass(kind, Event)
+                and dataclasses.is_dataclass(kind)
+            ):
+                raise PluginError(
+                    f"plugin {name!r}: register_event_types must return Event dataclasses, "
+                    f"not {kind!r}"
+                )
+            if kind.__name__ in taken:
+                raise PluginError(
+                    f"plugin {name!r}: event type {kind.__name__} is already declared by "
+                    f"{taken[kind.__name__]}"
+                )
+            taken[kind.__name__] = name
+        return declared
+
+    def _permissions(self, name: str) -> list[Permission]:
+        found = []
+        for permission in self.first(name, "register_permissions") or []:
+            if not isinstance(permission, Permission):
+                raise PluginError(
+                    f"plugin {name!r}: register_permissions must return Permission objects"
+                )
+            if not permission.name.startswith(f"{name}."):
+                permission = dataclasses.replace(permission, name=f"{name}.{permission.name}")
+            found.append(permission)
+        return found
 
     def _refuse(self, name: str, reason: str, module: ModuleType | None = None) -> None:
         log.error("plugins: %s", reason)
@@ -262,6 +380,21 @@ class Plugins:
     def loaded(self) -> list[Plugin]:
         return [p for p in self.installed.values() if p.loaded]
 
+    def event_types(self) -> list[tuple[str, type[Event]]]:
+        """Every event type, with who declares it ("core" or a plugin's name)."""
+        core = [
+            ("core", kind) for kind in _subclasses(Event) if kind.__module__ == Event.__module__
+        ]
+        declared = [(p.name, kind) for p in self.loaded for kind in p.event_types]
+        return core + declared
+
+    def permission(self, name: str) -> Permission | None:
+        for plugin in self.loaded:
+            for permission in plugin.permissions:
+                if permission.name == name:
+                    return permission
+        return None
+
     @staticmethod
     def enabled_in(site: dict[str, Any]) -> frozenset[str]:
         value = site.get(SETTING_KEY) or {}
@@ -270,11 +403,12 @@ class Plugins:
     # -- calling hooks -------------------------------------------------------------------
 
     def _impls(self, hook: str, enabled: Iterable[str] | None) -> Iterator[tuple[str, Any]]:
-        allowed = None if enabled is None else set(enabled)
+        allowed = (
+            enabled if enabled is None or isinstance(enabled, set | frozenset) else set(enabled)
+        )
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            name = self.pm.get_name(impl.plugin)
-            if name is not None and (allowed is None or name in allowed):
-                yield name, impl
+            if allowed is None or impl.plugin_name in allowed:
+                yield impl.plugin_name, impl
 
     def call(
         self, hook: str, enabled: Iterable[str] | None, **kwargs: Any
@@ -328,14 +462,27 @@ class Plugins:
 
     def _failed(self, name: str, hook: str, exc: Exception) -> None:
         log.exception("plugin %s failed in %s", name, hook, exc_info=exc)
-        if name in self.installed:
-            self.installed[name].health.error(hook, f"{type(exc).__name__}: {exc}")
+        self._note(name, hook, "error", f"{type(exc).__name__}: {exc}")
 
     def _timed(self, name: str, hook: str, started: float) -> None:
         seconds = time.perf_counter() - started
-        if seconds > SLOW_SECONDS and name in self.installed:
+        if seconds > SLOW_SECONDS:
             log.warning("plugin %s was slow in %s: %.2f s", name, hook, seconds)
-            self.installed[name].health.slow_call(hook, seconds)
+            self._note(name, hook, "slow", seconds=seconds)
+
+    def _note(
+        self, plugin: str, hook: str, kind: str, detail: str = "", seconds: float | None = None
+    ) -> None:
+        self.unsaved_health.append(
+            HealthRecord(
+                plugin=plugin,
+                hook=hook,
+                kind=kind,
+                detail=detail[:500],
+                seconds=seconds,
+                at=utcnow(),
+            )
+        )
 
     # -- the kinds of hooks, as the core uses them ----------------------------------------
 
@@ -350,10 +497,10 @@ class Plugins:
                     answer = await answer
             except Exception as exc:
                 self._failed(name, hook, exc)
-                answer = Gate.hold(f"A check by {name} failed; a moderator will look at it.")
+                answer = Gate.hold(f"A check by {name} failed; it waits for review.")
             if answer is not None and not isinstance(answer, Gate):
                 self._failed(name, hook, TypeError(f"{hook} returned {answer!r}, not a Gate"))
-                answer = Gate.hold(f"A check by {name} failed; a moderator will look at it.")
+                answer = Gate.hold(f"A check by {name} failed; it waits for review.")
             if answer is not None and answer.strictness > verdict.strictness:
                 verdict = answer
         return verdict
@@ -387,6 +534,8 @@ class Active:
     enabled: frozenset[str]
     site: dict[str, Any] = field(default_factory=dict)
     """The instance settings read for this request, plugins' settings among them."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Plugins' settings objects made so far in this request (made once each)."""
 
 
 _active: ContextVar[Active | None] = ContextVar("community_active_plugins", default=None)
@@ -408,7 +557,19 @@ def settings(name: str) -> Any:
     current = _active.get()
     if current is None:
         raise RuntimeError("no active plugins here: call settings() inside a request or job")
-    return current.plugins.settings(name, current.site)
+    if name not in current.settings:
+        current.settings[name] = current.plugins.settings(name, current.site)
+    return current.settings[name]
+
+
+def session() -> Any:
+    """A new database session of the running app, for event handlers and slots that need
+    one: ``async with plugins.session() as db: ...``. Commit it yourself; events it emits are
+    dispatched after that commit as any other's."""
+    current = _active.get()
+    if current is None or current.plugins.sessionmaker is None:
+        raise RuntimeError("no running app here: session() works inside a request or job")
+    return current.plugins.sessionmaker()
 
 
 @contextmanager
@@ -446,6 +607,71 @@ def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     return conditions
 
 
+def allowed(member: Any, permission: str) -> bool:
+    """Whether ``member`` has a plugin's permission (``<plugin>.<name>``): by role, or through
+    a group an admin granted it to. False for a permission no enabled plugin declares."""
+    current = _active.get()
+    if member is None or current is None:
+        return False
+    found = current.plugins.permission(permission)
+    if found is None or permission.split(".", 1)[0] not in current.enabled:
+        return False
+    if member.role in found.roles:
+        return True
+    granted = set((current.site.get(GRANTS_KEY) or {}).get(permission, []))
+    return any(group.id in granted for group in member.groups)
+
+
+def _subclasses(kind: type) -> list[type]:
+    found = []
+    for sub in kind.__subclasses__():
+        found.append(sub)
+        found.extend(_subclasses(sub))
+    return found
+
+
+def event_catalogue(plugins: Plugins) -> list[dict[str, Any]]:
+    """Every event type the core and the loaded plugins emit, with its payload schema: what
+    webhooks and cross-posting can subscribe to. ``payload(event)`` is an event's body."""
+    catalogue = []
+    for source, kind in plugins.event_types():
+        hints = typing.get_type_hints(kind)
+        catalogue.append(
+            {
+                "name": kind.__name__,
+                "source": source,
+                "description": inspect.cleandoc(kind.__doc__ or "")
+                if kind.__doc__ and not kind.__doc__.startswith(f"{kind.__name__}(")
+                else "",
+                "fields": {f.name: _json_type(hints[f.name]) for f in dataclasses.fields(kind)},
+            }
+        )
+    return sorted(catalogue, key=lambda entry: (entry["source"] != "core", entry["name"]))
+
+
+def _json_type(hint: Any) -> str:
+    """A field's type as the JSON its payload holds: integer, number, string, boolean,
+    array, object, or a union like "integer|null"."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return "|".join(_json_type(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if origin in (list, tuple, set, frozenset) or hint in (list, tuple):
+        return "array"
+    if origin is dict or hint is dict:
+        return "object"
+    return {int: "integer", float: "number", str: "string", bool: "boolean"}.get(hint, "any")
+
+
+def payload(event: Event) -> dict[str, Any]:
+    """The JSON body of ``event`` for webhooks: ``{"type": name, "data": {field: value}}``."""
+    return {
+        "type": event.name,
+        "data": json.loads(json.dumps(dataclasses.asdict(event), default=str)),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Management: enabling, disabling and settings, stored as instance settings
 
@@ -465,6 +691,23 @@ async def set_enabled(db: Any, plugins: Plugins, name: str, enabled: bool) -> No
     if enabled:
         names.add(name)
     await db.merge(InstanceSetting(key=SETTING_KEY, value={**value, "enabled": sorted(names)}))
+    await db.commit()
+
+
+async def save_grants(db: Any, plugins: Plugins, permission: str, group_ids: list[int]) -> None:
+    """Grant ``permission`` to exactly these groups (beyond the roles that always have it)."""
+    from community.accounts.models import Group, InstanceSetting
+
+    if plugins.permission(permission) is None:
+        raise ServiceError("unknown_permission", f"No plugin declares {permission!r}.", 404)
+    known = set(await db.scalars(select(Group.id).where(Group.id.in_(group_ids))))
+    unknown = set(group_ids) - known
+    if unknown:
+        raise ServiceError("unknown_group", "Some of those groups no longer exist.", 422)
+    row = await db.get(InstanceSetting, GRANTS_KEY)
+    grants = dict(row.value) if row is not None and isinstance(row.value, dict) else {}
+    grants[permission] = sorted(known)
+    await db.merge(InstanceSetting(key=GRANTS_KEY, value=grants))
     await db.commit()
 
 

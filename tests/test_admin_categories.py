@@ -4,7 +4,7 @@ import re
 
 from community.accounts import services as accounts
 from community.forum import services as forum
-from tests.conftest import csrf, make_member, post_form, sign_in
+from community.testing import csrf, make_member, post_form, sign_in
 
 MARKER = {"category_form": "1"}
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import PASSWORD, api_token, make_member
+from community.testing import PASSWORD, api_token, make_member
 
 
 @pytest.fixture

@@ -24,8 +24,10 @@ from community.app import create_app
 from community.cli import main
 from community.db import create_engine, create_sessionmaker
 from community.errors import ServiceError
+from community.plugins import Plugins, active, set_enabled
 from community.settings import Settings
-from tests.conftest import BASE_URL, PASSWORD
+from community.testing import BASE_URL, PASSWORD
+from tests.plugins import hello
 
 T = TypeVar("T")
 
@@ -380,3 +382,21 @@ def test_an_unreachable_database_is_one_line_and_exit_2(cli_env, monkeypatch, ca
 def test_several_workers_need_redis(cli_env, monkeypatch, capsys):
     monkeypatch.delenv("COMMUNITY_REDIS_URL", raising=False)
     assert "COMMUNITY_REDIS_URL" in fail(capsys, "serve", "--workers", "2")
+
+
+@pytest.mark.hook("register_commands")
+def test_a_plugin_adds_commands_that_run_only_while_it_is_enabled(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manager = Plugins(modules=[hello], discover=False)
+    capsys.readouterr()
+    main(["--help"], plugins=manager)
+    assert re.search(r"^  hello +Says hello", capsys.readouterr().out, re.MULTILINE)
+    with pytest.raises(SystemExit) as exit_:
+        main(["hello", "greet", "Ann"], plugins=manager)
+    assert exit_.value.code == 2
+    assert "plugin hello is disabled" in capsys.readouterr().err
+    with_db(settings, lambda db: set_enabled(db, manager, "hello", True))
+    main(["hello", "greet", "Ann"], plugins=manager)
+    assert capsys.readouterr().out == "Hello, Ann!\n"
+    assert active() is None  # the command's plugins are not left active

@@ -16,7 +16,7 @@ from community.accounts.security import hash_token
 from community.forum import conversations, feeds
 from community.forum import services as forum
 from community.forum.models import FeedToken, Post, Thread
-from tests.conftest import BASE_URL, PASSWORD
+from community.testing import BASE_URL, PASSWORD
 
 A = "{http://www.w3.org/2005/Atom}"
 

@@ -14,7 +14,7 @@ from community.accounts import services as accounts
 from community.errors import ServiceError
 from community.forum import services as forum
 from community.forum.models import Post, Thread
-from tests.conftest import browser, csrf, make_member, post_form, sign_in
+from community.testing import browser, csrf, make_member, post_form, sign_in
 
 
 async def site(db: Any) -> dict[str, Any]:

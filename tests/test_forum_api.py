@@ -10,7 +10,7 @@ from litestar import Litestar
 
 from community.accounts import services as accounts
 from community.ratelimit import LIMITS
-from tests.conftest import api_token, make_member, sign_in
+from community.testing import api_token, make_member, sign_in
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 
 from community.app import create_app
 from community.settings import load_settings
-from tests.conftest import browser, make_member, sign_in
+from community.testing import browser, make_member, sign_in
 
 
 async def test_healthz_reports_database_and_redis(client, app):

@@ -11,7 +11,7 @@ from community.accounts import services
 from community.accounts.models import Invite, Member
 from community.accounts.security import hash_token
 from community.db import utcnow
-from tests.conftest import BASE_URL, PASSWORD, api_token, make_invite, make_member, post_form
+from community.testing import BASE_URL, PASSWORD, api_token, make_invite, make_member, post_form
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from community.jobs import (
     start_runner,
 )
 from community.settings import Settings, load_settings
-from tests.conftest import browser, make_member, post_form, sign_in
+from community.testing import browser, make_member, post_form, sign_in
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ from community import live
 from community.accounts import services as accounts
 from community.events import MembersNotified, PostCreated, PostEdited
 from community.forum import services as forum
-from tests.conftest import PASSWORD, api_token, browser, make_member, sign_in
+from community.testing import PASSWORD, api_token, browser, make_member, sign_in
 
 
 async def setup_thread(app: Litestar, visible_to: list[str] | None = None) -> Any:

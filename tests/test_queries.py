@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from community.accounts import services as accounts
 from community.forum import services as forum
-from tests.conftest import browser, make_member, sign_in
+from community.testing import browser, make_member, sign_in
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from community.errors import ServiceError
 from community.forum import conversations, search
 from community.forum import services as forum
 from community.forum.models import Category, Post, Thread
-from tests.conftest import make_member
+from community.testing import make_member
 
 
 async def site(db: AsyncSession) -> dict[str, Any]:

@@ -4,7 +4,7 @@ import re
 
 from community.app import create_app
 from community.ratelimit import LIMITS
-from tests.conftest import PASSWORD, browser, csrf, make_invite, make_member, post_form, sign_in
+from community.testing import PASSWORD, browser, csrf, make_invite, make_member, post_form, sign_in
 
 
 async def test_anonymous_visitors_see_only_sign_in(client):

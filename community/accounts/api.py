@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Router, delete, get, post, put
+from litestar import Request, Response, Router, delete, get, post, put
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts import services
@@ -51,6 +51,9 @@ def _required(data: dict[str, Any], *keys: str) -> None:
 
 @post("/auth/register", opt=PUBLIC, status_code=201)
 async def register(request: Request[Any, Any, Any], db: AsyncSession, data: dict[str, Any]) -> Any:
+    """201 ``{"status": "active", "member", "token"}``; or, when a ``check_member`` gate held
+    the account, 202 ``{"status": "pending", "detail", "member"}`` and no token: it waits for
+    an admin's approval and cannot sign in until then."""
     _required(data, "invite", "username", "password")
     limiter = request.app.state.limiter
     await limiter.hit("invite_ip", client_ip(request))
@@ -62,8 +65,11 @@ async def register(request: Request[Any, Any, Any], db: AsyncSession, data: dict
         password=_str(data, "password"),
         email=_str(data, "email"),
     )
+    if member.is_pending:
+        body = {"status": "pending", "detail": services.PENDING_DETAIL, "member": member.to_json()}
+        return Response(body, status_code=202)
     _, token = await services.create_api_token(db, member, "Registration")
-    return {"member": member.to_json(), "token": token}
+    return {"status": "active", "member": member.to_json(), "token": token}
 
 
 @post("/auth/token", opt=PUBLIC, status_code=201)
@@ -176,11 +182,11 @@ async def set_role(db: AsyncSession, username: str, data: dict[str, Any]) -> Any
 
 
 @post("/members/{username:str}/suspension", guards=[require_admin], status_code=200)
-async def suspend(db: AsyncSession, username: str, data: dict[str, Any]) -> Any:
-    until = _str(data, "until")
-    member = await services.member_by_username(db, username)
+async def suspend(db: AsyncSession, member: Member, username: str, data: dict[str, Any]) -> Any:
+    until, reason = _str(data, "until"), _str(data, "reason")
+    target = await services.member_by_username(db, username)
     when = services.parse_until(until) if until else None
-    return (await services.suspend(db, member, when, _str(data, "reason"))).to_json()
+    return (await services.suspend(db, target, when, reason, actor=member)).to_json()
 
 
 @delete("/members/{username:str}/suspension", guards=[require_admin], status_code=200)

@@ -78,7 +78,7 @@ async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:
         # Pages answer 403 with the reason; public pages (sign in) still work.
         scope["state"]["suspension"] = suspended_error(member)
         return None
-    if member is None or member.session_epoch != session.get("epoch"):
+    if member is None or member.is_pending or member.session_epoch != session.get("epoch"):
         session.clear()
         return None
     now = utcnow()

@@ -43,6 +43,11 @@ class Member(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     """Bumped to end every open browser session of the member at once."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the account became usable: at once, or when an admin approved an account that a
+    ``check_member`` gate held. None while it waits (it cannot sign in)."""
+    pending_reason: Mapped[str | None] = mapped_column(Text)
+    """Why a gate held the account, for the admin who decides."""
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     previous_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the member's previous visit ended: threads created since then are "new"."""
@@ -65,6 +70,10 @@ class Member(Base):
         return self.suspended_until > (now or utcnow())
 
     @property
+    def is_pending(self) -> bool:
+        return self.approved_at is None
+
+    @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
@@ -81,6 +90,7 @@ class Member(Base):
             "role": self.role,
             "groups": [group.name for group in self.groups],
             "suspended_until": _iso(self.suspended_until) if self.is_suspended() else None,
+            "pending": self.is_pending,
             "created_at": _iso(self.created_at),
             "last_seen_at": _iso(self.last_seen_at),
             "invited_by": self.invited_by.username if self.invited_by else None,

@@ -130,6 +130,9 @@ async def register(
             values=values,
             errors={error.extra.get("field", "form"): error.detail},
         )
+    if member.is_pending:
+        # A gate held the account: it exists, but nobody signs in to it until an admin agrees.
+        return render(request, "accounts/pending.html", pending=member)
     sign_in(request, member)
     return Redirect("/")
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from community import plugins
 from community.accounts.models import (
     ROLES,
     ApiToken,
@@ -29,6 +31,15 @@ from community.accounts.security import (
 )
 from community.db import utcnow
 from community.errors import ServiceError
+from community.events import (
+    InviteCreated,
+    InviteRedeemed,
+    MemberJoined,
+    MemberPenalised,
+    MemberSignedIn,
+    emit,
+)
+from community.plugins import Gate
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@([A-Za-z0-9-]+\.)+[A-Za-z0-9-]{2,}$")
@@ -198,7 +209,8 @@ async def create_member(
     email: str | None = None,
     role: str = "member",
 ) -> Member:
-    """Add a member without an invite (the command line's first admin) and commit."""
+    """Add a member without an invite (the command line's first admin) and commit: no gate
+    asks about it, so the account is usable at once."""
     check_username(username)
     check_password(password)
     email = check_email(email)
@@ -207,6 +219,7 @@ async def create_member(
     member = await _insert_member(
         db, username=username, password_hash=await hash_password(password), email=email, role=role
     )
+    emit(db, MemberJoined(member_id=member.id, invite_id=None, invited_by_id=None))
     await db.commit()
     return member
 
@@ -224,7 +237,10 @@ async def _insert_member(
     email: str | None,
     role: str,
     invite: Invite | None = None,
+    held: Gate | None = None,
 ) -> Member:
+    """A new member row, flushed; approved now unless a gate ``held`` it."""
+    now = utcnow()
     member = Member(
         username=username,
         username_key=username.lower(),
@@ -235,7 +251,10 @@ async def _insert_member(
         invite_id=invite.id if invite else None,
         invited_by_id=invite.created_by_id if invite else None,
         session_epoch=0,
-        last_seen_at=utcnow(),
+        created_at=now,
+        approved_at=None if held else now,
+        pending_reason=(held.reason or None) if held else None,
+        last_seen_at=now,
     )
     member.groups = list(invite.groups) if invite else []
     db.add(member)
@@ -265,11 +284,21 @@ async def authenticate(db: AsyncSession, username: str, password: str) -> Member
         raise ServiceError("invalid_credentials", "Wrong username or password.", 401)
     if member.is_suspended():
         raise suspended_error(member)
+    if member.is_pending:
+        raise pending_error()
     if needs_rehash(member.password_hash):
         member.password_hash = await hash_password(password)
     member.last_seen_at = utcnow()
+    emit(db, MemberSignedIn(member_id=member.id))
     await db.commit()
     return member
+
+
+PENDING_DETAIL = "Your account is waiting for approval by an admin. You can sign in once it is."
+
+
+def pending_error() -> ServiceError:
+    return ServiceError("pending", PENDING_DETAIL, 403)
 
 
 def suspended_error(member: Member) -> ServiceError:
@@ -303,9 +332,15 @@ FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 async def suspend(
-    db: AsyncSession, member: Member, until: datetime | None = None, reason: str | None = None
+    db: AsyncSession,
+    member: Member,
+    until: datetime | None = None,
+    reason: str | None = None,
+    *,
+    actor: Member | None = None,
 ) -> Member:
-    """Suspend until a time (default: indefinitely); open sessions and tokens stop at once."""
+    """Suspend until a time (default: indefinitely); open sessions and tokens stop at once.
+    ``actor`` is the admin doing it (None: the command line)."""
     if member.is_admin:
         raise ServiceError("cannot_suspend_admin", "Admins cannot be suspended.", 409)
     if until is not None and until <= utcnow():
@@ -313,6 +348,16 @@ async def suspend(
     member.suspended_until = until or FOREVER
     member.suspended_reason = (reason or "").strip() or None
     member.session_epoch += 1
+    emit(
+        db,
+        MemberPenalised(
+            member_id=member.id,
+            actor_id=actor.id if actor else None,
+            kind="suspend",
+            until=until.isoformat() if until else None,
+            reason=member.suspended_reason,
+        ),
+    )
     await db.commit()
     return member
 
@@ -532,6 +577,8 @@ async def create_invite(
     )
     invite.groups = group_rows
     db.add(invite)
+    await db.flush()
+    emit(db, InviteCreated(invite_id=invite.id, creator_id=invite.created_by_id))
     await db.commit()
     return NewInvite(invite, token)
 
@@ -560,7 +607,12 @@ async def find_invite(db: AsyncSession, token: str) -> Invite:
 async def redeem_invite(
     db: AsyncSession, token: str, *, username: Any, password: Any, email: Any = None
 ) -> Member:
-    """Register a member through an invite; exactly one caller wins the invite's last use."""
+    """Register a member through an invite; exactly one caller wins the invite's last use.
+
+    The enabled ``check_member`` gates are asked first: a reject is a ServiceError (422) and
+    the invite stays unused; a hold makes the account, pending (``member.is_pending``) until an
+    admin approves it. The first admin's setup link is never gated: nobody could approve it.
+    """
     invite = await find_invite(db, token)
     check_username(username)
     check_password(password)
@@ -580,6 +632,11 @@ async def redeem_invite(
             field="email",
         )
     await _check_username_free(db, username)
+    verdict = Gate.allow()
+    if invite.role != "admin":
+        verdict = await plugins.gate("check_member", username=username, email=email)
+    if verdict.verdict == "reject":
+        raise ServiceError("rejected", verdict.reason or "This account was not accepted.", 422)
     password_hash = await hash_password(password)
     now = utcnow()
     claimed = await db.execute(
@@ -605,8 +662,91 @@ async def redeem_invite(
         email=email,
         role=invite.role,
         invite=invite,
+        held=verdict if verdict.verdict == "hold" else None,
     )
+    emit(db, InviteRedeemed(invite_id=invite.id, member_id=member.id))
+    if not member.is_pending:
+        emit(db, _joined(member))
     await db.commit()
+    return member
+
+
+def _joined(member: Member) -> MemberJoined:
+    return MemberJoined(
+        member_id=member.id, invite_id=member.invite_id, invited_by_id=member.invited_by_id
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts a gate held: an admin approves or rejects them
+
+
+async def pending_members(db: AsyncSession) -> list[Member]:
+    """Accounts waiting for approval, oldest first."""
+    stmt = select(Member).where(Member.approved_at.is_(None)).order_by(Member.created_at)
+    return list((await db.execute(stmt.limit(500))).scalars())
+
+
+async def _pending_member(db: AsyncSession, member_id: int) -> Member:
+    member = await db.get(Member, member_id) if 0 < member_id <= MAX_ID else None
+    if member is None:
+        raise _unknown_member(member_id)
+    if not member.is_pending:
+        raise _not_pending(member.username)
+    return member
+
+
+async def _decided_meanwhile(db: AsyncSession, member_id: int) -> ServiceError:
+    """Why a conditional write on a pending account changed nothing: another admin approved
+    or rejected it since we looked. Nothing was written, so nothing needs a rollback (which
+    would expire the signed-in admin the error page still shows)."""
+    username = await db.scalar(select(Member.username).where(Member.id == member_id))
+    return _unknown_member(member_id) if username is None else _not_pending(username)
+
+
+def _unknown_member(member_id: int) -> ServiceError:
+    return ServiceError("unknown_member", f"No member has the id {member_id}.", 404)
+
+
+def _not_pending(username: str) -> ServiceError:
+    return ServiceError(
+        "not_pending", f"{username} is not waiting for approval: nothing to do.", 409
+    )
+
+
+async def approve_member(db: AsyncSession, member_id: int) -> Member:
+    """Let a held account in; ``MemberJoined`` is told now, not when the invite was used."""
+    member = await _pending_member(db, member_id)
+    now = utcnow()
+    # Conditional, so that two admins approving at once make one MemberJoined.
+    approved = await db.execute(
+        update(Member)
+        .where(Member.id == member.id, Member.approved_at.is_(None))
+        .values(approved_at=now, pending_reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    if approved.rowcount != 1:
+        raise await _decided_meanwhile(db, member.id)
+    set_committed_value(member, "approved_at", now)
+    set_committed_value(member, "pending_reason", None)
+    emit(db, _joined(member))
+    await db.commit()
+    return member
+
+
+async def reject_member(db: AsyncSession, member_id: int) -> Member:
+    """Delete a held account (never an approved one). The invite's use is not returned: the
+    person behind it was turned away. Returns the deleted member, detached."""
+    member = await _pending_member(db, member_id)
+    deleted = await db.execute(
+        delete(Member)
+        .where(Member.id == member.id, Member.approved_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    if deleted.rowcount != 1:
+        raise await _decided_meanwhile(db, member.id)
+    await db.commit()
+    db.expunge(member)
     return member
 
 
@@ -714,7 +854,8 @@ async def revoke_api_token(db: AsyncSession, member: Member, token_id: int) -> N
 
 
 async def member_for_api_token(db: AsyncSession, token: str) -> tuple[ApiToken, Member] | None:
-    """The token's row and its member, or None when no such token exists."""
+    """The token's row and its member, or None when no such token exists; ServiceError 403
+    when the member's account waits for approval."""
     row = await db.execute(
         select(ApiToken, Member)
         .join(Member, Member.id == ApiToken.member_id)
@@ -724,6 +865,8 @@ async def member_for_api_token(db: AsyncSession, token: str) -> tuple[ApiToken, 
     if found is None:
         return None
     api_token, member = found
+    if member.is_pending:
+        raise pending_error()
     now = utcnow()
     if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=5):
         api_token.last_used_at = now

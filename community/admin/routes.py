@@ -32,7 +32,13 @@ async def _members_page(
     context.setdefault("error", None)
     members = await services.search_members(db, q, limit=200)
     return render(
-        request, "admin/members.html", status_code=status_code, members=members, q=q, **context
+        request,
+        "admin/members.html",
+        status_code=status_code,
+        members=members,
+        pending=await services.pending_members(db),
+        q=q,
+        **context,
     )
 
 
@@ -42,24 +48,48 @@ async def members(request: Request_, db: AsyncSession, q: str = "") -> Template:
 
 
 @post("/members/{username:str}")
-async def update_member(request: Request_, db: AsyncSession, username: str, data: Form) -> Template:
+async def update_member(
+    request: Request_, db: AsyncSession, member: Member, username: str, data: Form
+) -> Template:
     """One form per member row: change role, suspend (until a date, with a reason) or unsuspend."""
-    member = await services.member_by_username(db, username)
+    target = await services.member_by_username(db, username)
     action = text(data, "action")
     try:
         if action == "role":
-            await services.set_role(db, member, text(data, "role"))
+            await services.set_role(db, target, text(data, "role"))
         elif action == "suspend":
             until = text(data, "until").strip()
             when = services.parse_until(until) if until else None
-            await services.suspend(db, member, when, text(data, "reason"))
+            await services.suspend(db, target, when, text(data, "reason"), actor=member)
         elif action == "unsuspend":
-            await services.unsuspend(db, member)
+            await services.unsuspend(db, target)
         else:
             raise ServiceError("invalid_action", f"Unknown action {action!r}.", 400)
     except ServiceError as error:
         return await _members_page(request, db, status_code=error.status, error=error.detail)
-    return await _members_page(request, db, notice=f"Saved {member.username}.")
+    return await _members_page(request, db, notice=f"Saved {target.username}.")
+
+
+@post("/members/pending/{member_id:int}/approve")
+async def approve_member(request: Request_, db: AsyncSession, member_id: int) -> Template:
+    """Let in an account a ``check_member`` gate held."""
+    try:
+        member = await services.approve_member(db, member_id)
+    except ServiceError as error:
+        return await _members_page(request, db, status_code=error.status, error=error.detail)
+    return await _members_page(request, db, notice=f"Approved {member.username}: they can sign in.")
+
+
+@post("/members/pending/{member_id:int}/reject")
+async def reject_member(request: Request_, db: AsyncSession, member_id: int) -> Template:
+    """Delete an account a gate held (the services refuse an approved one)."""
+    try:
+        member = await services.reject_member(db, member_id)
+    except ServiceError as error:
+        return await _members_page(request, db, status_code=error.status, error=error.detail)
+    return await _members_page(
+        request, db, notice=f"Rejected {member.username}: the account is deleted."
+    )
 
 
 async def _groups_page(
@@ -407,6 +437,8 @@ router = Router(
         index,
         members,
         update_member,
+        approve_member,
+        reject_member,
         groups,
         create_group,
         group,

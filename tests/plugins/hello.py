@@ -1,4 +1,7 @@
-"""A tiny plugin using most hooks: a page, a setting, a slot, a nav link, events, visibility."""
+"""A tiny plugin using every register, event, visibility and slot hook: pages, an API route,
+a template, static files, a setting, a permission, an admin link, a command, an event type of
+its own, a job and a schedule. (Gates are in ``gatekeeper`` and ``doorman``; a table and its
+migrations in ``ledger``.)"""
 
 from __future__ import annotations
 
@@ -6,16 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 from litestar import Request, get
 from markupsafe import escape
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
 
 from community import hookimpl, plugins
-from community.db import Base
+from community.accounts.auth import require_admin
+from community.events import Event, emit
 from community.jobs import Job, JobContext, Schedule
-from community.plugins import Manifest, NavItem
+from community.plugins import Manifest, NavItem, Permission
+from community.web import render
 from community.web.slots import Slot
+
+HERE = Path(__file__).parent
 
 MANIFEST = Manifest(
     name="hello",
@@ -29,25 +35,14 @@ MANIFEST = Manifest(
         "nav",
         "events",
         "visibility",
-        "migrations",
         "jobs",
+        "templates",
+        "static",
+        "admin",
+        "permissions",
+        "commands",
     },
 )
-
-
-class Greeting(Base):
-    """The plugin's own table: named ``hello_...``, migrated by its own Alembic branch."""
-
-    __tablename__ = "hello_greetings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    text: Mapped[str] = mapped_column(String(200))
-
-
-@hookimpl
-def register_migrations() -> str:
-    return str(Path(__file__).parent / "hello_migrations")
 
 
 seen: list[str] = []
@@ -87,7 +82,7 @@ async def hello_page(request: Request[Any, Any, Any]) -> str:
 
 @hookimpl
 def register_routes() -> list[Any]:
-    return [hello_page]
+    return [hello_page, greeting_page, admin_page]
 
 
 @hookimpl
@@ -116,3 +111,75 @@ async def track_event(event: Any) -> None:
 def visible_threads(member: Any, thread: Any) -> Any:
     word = plugins.settings("hello").hidden_word
     return ~thread.title.contains(word, autoescape=True) if word else None
+
+
+@dataclass(frozen=True)
+class GreetingSent(Event):
+    """Someone opened the hello page and was greeted."""
+
+    member_id: int
+    greeting: str
+
+
+@hookimpl
+def register_event_types() -> list[type[Event]]:
+    return [GreetingSent]
+
+
+@get("/page")
+async def greeting_page(request: Request[Any, Any, Any], db: Any) -> Any:
+    """A page from the plugin's own template, extending the core's layout; emits an event."""
+    greeting = plugins.settings("hello").greeting
+    emit(db, GreetingSent(member_id=request.user.id, greeting=greeting))
+    await db.commit()
+    return render(request, "hello/page.html", greeting=greeting)
+
+
+@get("/admin", guards=[require_admin])
+async def admin_page() -> str:
+    return "hello admin"
+
+
+@hookimpl
+def register_templates() -> str:
+    return str(HERE / "hello_templates")
+
+
+@hookimpl
+def register_static() -> str:
+    return str(HERE / "hello_static")
+
+
+@get("/greeting")
+async def greeting_api(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return {
+        "greeting": plugins.settings("hello").greeting,
+        "may_review": plugins.allowed(request.user, "hello.review"),
+    }
+
+
+@hookimpl
+def register_api_routes() -> list[Any]:
+    return [greeting_api]
+
+
+@hookimpl
+def register_permissions() -> list[Permission]:
+    return [Permission("review", "Review greetings", roles=("moderator", "admin"))]
+
+
+@hookimpl
+def register_admin_pages() -> list[NavItem]:
+    return [NavItem("Hello admin", "/p/hello/admin")]
+
+
+@click.command("greet")
+@click.argument("name")
+def greet_command(name: str) -> None:
+    """Print the configured greeting."""
+    click.echo(f"{plugins.settings('hello').greeting}, {name}!")
+
+
+@hookimpl
+def register_commands() -> list[Any]:
+    return [greet_command]
