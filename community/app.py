@@ -239,6 +239,8 @@ def create_app(
 
     sessionmaker = create_sessionmaker(engine, {DISPATCH: dispatch})
     plugins.sessionmaker = sessionmaker  # plugins open sessions with plugins.session()
+    limiter = RateLimiter(redis, namespace)
+    plugins.limiter = limiter  # and count with plugins.rate_limit()
 
     async def clean_sessions() -> None:
         sessions = stores["sessions"]
@@ -294,7 +296,7 @@ def create_app(
                 "jobs": jobs,
                 "namespace": namespace,
                 "redis": redis,
-                "limiter": RateLimiter(redis, namespace),
+                "limiter": limiter,
                 "tracking": tracking,
             }
         ),

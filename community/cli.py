@@ -138,9 +138,7 @@ def serve(host: str, port: int, workers: int) -> None:
 def worker(concurrency: int) -> None:
     """Run background jobs from the queue (production: needs COMMUNITY_REDIS_URL; the
     embedded server runs its jobs itself)."""
-    from community.app import job_registry
-    from community.jobs import run_worker
-    from community.plugins import Plugins
+    from community.app import create_app
 
     config = settings()
     if config.redis_url is None:
@@ -150,7 +148,30 @@ def worker(concurrency: int) -> None:
     if not migrate.is_current(config.database_url):
         raise CommandError("the database is not migrated; run `community init` first")
     click.echo("Worker running; Ctrl+C stops it.")
-    asyncio.run(run_worker(config, job_registry(Plugins()), concurrency=concurrency))
+    asyncio.run(_work(create_app(config), concurrency))
+
+
+async def _work(app: Any, concurrency: int) -> None:
+    """The app's sessionmaker, so that jobs' writes reach plugins and live pages as a
+    request's do, and its plugins' health written as in a server."""
+    from litestar.channels import ChannelsPlugin
+
+    from community.jobs import run_worker
+    from community.plugins import flush_health, keep_health
+
+    state = app.state
+    async with app.plugins.get(ChannelsPlugin):
+        health = asyncio.create_task(keep_health(state.sessionmaker, state.plugins))
+        try:
+            await run_worker(
+                state.settings, state.jobs, concurrency=concurrency, sessionmaker=state.sessionmaker
+            )
+        finally:
+            health.cancel()
+            async with state.sessionmaker() as db:
+                await flush_health(db, state.plugins)
+            await state.engine.dispose()
+            await state.redis.aclose()
 
 
 @cli.group()

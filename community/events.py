@@ -85,6 +85,17 @@ class PostApproved(Event):
 
 
 @dataclass(frozen=True)
+class PostHeld(Event):
+    """A post already shown was taken back for review (flags, a moderator): only its author and
+    moderators see it until it is approved."""
+
+    post_id: int
+    thread_id: int
+    actor_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class PostRestored(Event):
     post_id: int
     thread_id: int

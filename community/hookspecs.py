@@ -54,6 +54,7 @@ CAPABILITIES: dict[str, str] = {
     "check_post": "gates",
     "check_thread": "gates",
     "check_member": "gates",
+    "rewrite_text": "gates",
     "visible_threads": "visibility",
     "render_slot": "slots",
 }
@@ -174,6 +175,14 @@ def check_thread(member: Member, category: Category, title: str, body: str) -> G
 @hookspec
 def check_member(username: str, email: str | None) -> Gate | None:
     """Someone redeeming an invite. Hold means the account waits for an admin."""
+
+
+@hookspec
+def rewrite_text(member: Member, text: str, kind: str) -> str | None:
+    """The text to store instead of ``text`` (``kind`` "title" or "body") of a new or edited
+    thread, post or private message, or None to keep it: censoring or replacing words. Called
+    after the gates allowed or held the write; each enabled plugin's rewrite gets the previous
+    one's result. A rewrite that raises is skipped."""
 
 
 # ---------------------------------------------------------------------------------------------

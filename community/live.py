@@ -23,6 +23,7 @@ from community.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
+    PostHeld,
     PostRestored,
     ReactionAdded,
     ReactionRemoved,
@@ -51,6 +52,7 @@ def messages(namespace: str, event: Event) -> list[tuple[str, dict[str, str]]]:
         case (
             PostEdited(post_id=post_id, thread_id=thread_id)
             | PostDeleted(post_id=post_id, thread_id=thread_id)
+            | PostHeld(post_id=post_id, thread_id=thread_id)
             | PostRestored(post_id=post_id, thread_id=thread_id)
             | ReactionAdded(post_id=post_id, thread_id=thread_id)
             | ReactionRemoved(post_id=post_id, thread_id=thread_id)

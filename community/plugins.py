@@ -51,6 +51,8 @@ SLOW_SECONDS = 0.25
 """A hook call slower than this is reported in the plugin's health."""
 HEALTH_WINDOW = timedelta(days=1)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
+MAX_NAME = 27
+"""So that ``<name>_0001`` fits Alembic's 32-character revision column."""
 
 
 class PluginError(Exception):
@@ -192,16 +194,19 @@ async def read_health(db: Any) -> dict[str, Health]:
             health.errors = count
         else:
             health.slow = count
-    recent = await db.execute(
-        select(HealthRecord.plugin, HealthRecord.at, HealthRecord.hook, HealthRecord.detail)
-        .where(HealthRecord.at >= since, HealthRecord.kind == "error")
-        .order_by(HealthRecord.id.desc())
-        .limit(200)
-    )
-    for plugin, at, hook, detail in recent:
-        health = found.setdefault(plugin, Health())
-        if len(health.recent) < 10:
-            health.recent.append((at, hook, detail))
+    for plugin, health in found.items():
+        if health.errors:
+            recent = await db.execute(
+                select(HealthRecord.at, HealthRecord.hook, HealthRecord.detail)
+                .where(
+                    HealthRecord.plugin == plugin,
+                    HealthRecord.at >= since,
+                    HealthRecord.kind == "error",
+                )
+                .order_by(HealthRecord.id.desc())
+                .limit(10)
+            )
+            health.recent = [tuple(row) for row in recent]  # type: ignore[misc]
     return found
 
 
@@ -236,8 +241,10 @@ def check_manifest(name: str, module: ModuleType) -> Manifest:
             f"plugin {name!r}: the manifest calls it {manifest.name!r}; "
             "the entry point name and the manifest name must match"
         )
-    if not set(name) <= NAME_CHARS or not name[:1].isalpha():
-        raise PluginError(f"plugin {name!r}: names are lower-case letters and digits")
+    if not set(name) <= NAME_CHARS or not name[:1].isalpha() or len(name) > MAX_NAME:
+        raise PluginError(
+            f"plugin {name!r}: names are lower-case letters and digits, at most {MAX_NAME}"
+        )
     try:
         supported = SpecifierSet(manifest.api)
     except InvalidSpecifier:
@@ -283,6 +290,8 @@ class Plugins:
         """Health records not written yet (a storm of errors keeps only the latest)."""
         self.sessionmaker: Any = None
         """The app's sessionmaker, set by ``create_app``: ``session()`` opens one."""
+        self.limiter: Any = None
+        """The app's rate limiter, set by ``create_app``: ``rate_limit()`` counts with it."""
         self._registered: dict[tuple[str, str], Any] = {}
         found: list[tuple[str, Any]] = []
         if discover:
@@ -350,6 +359,13 @@ class Plugins:
                     f"plugin {name!r}: register_event_types must return Event dataclasses, "
                     f"not {kind!r}"
                 )
+            try:
+                typing.get_type_hints(kind)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {name!r}: the fields of event type {kind.__name__} cannot be "
+                    f"resolved ({exc})"
+                ) from None
             if kind.__name__ in taken:
                 raise PluginError(
                     f"plugin {name!r}: event type {kind.__name__} is already declared by "
@@ -587,6 +603,39 @@ async def gate(hook: str, **kwargs: Any) -> Gate:
     if current is None or not current.enabled:
         return Gate.allow()
     return await current.plugins.gate(hook, current.enabled, **kwargs)
+
+
+async def rewrite(kind: str, member: Any, text: str) -> str:
+    """``text`` as the enabled plugins' ``rewrite_text`` hooks leave it."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return text
+    for name, impl in current.plugins._impls("rewrite_text", current.enabled):
+        try:
+            result = impl.function(
+                **_arguments(impl, {"member": member, "text": text, "kind": kind})
+            )
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            current.plugins._failed(name, "rewrite_text", exc)
+            continue
+        if isinstance(result, str) and result.strip():
+            text = result
+    return text
+
+
+async def rate_limit(name: str, key: str, count: int, seconds: int) -> None:
+    """Allow ``count`` calls per ``seconds`` for ``key`` under the plugin's limit ``name``
+    (e.g. "moderation.flag"), shared by every process through Redis when it is configured;
+    past it, ServiceError 429 says how long to wait."""
+    from community.ratelimit import Limit
+
+    current = _active.get()
+    limiter = current.plugins.limiter if current is not None else None
+    if limiter is None:
+        raise RuntimeError("no running app here: rate_limit works inside a request or job")
+    await limiter.hit(name, key, Limit(count, seconds))
 
 
 def visibility_conditions(member: Any, thread: Any) -> list[Any]:

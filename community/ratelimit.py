@@ -36,9 +36,10 @@ class RateLimiter:
         self._namespace = namespace
         self._windows: dict[str, tuple[int, float]] = {}
 
-    async def hit(self, name: str, key: str) -> None:
-        """Count one attempt; raise ServiceError 429 with ``retry_after`` past the limit."""
-        limit = LIMITS[name]
+    async def hit(self, name: str, key: str, limit: Limit | None = None) -> None:
+        """Count one attempt; raise ServiceError 429 with ``retry_after`` past the limit
+        (``LIMITS[name]`` unless ``limit`` is given: plugins name their own)."""
+        limit = limit or LIMITS[name]
         now = time.time()
         window = int(now // limit.seconds)
         retry_after = max(1, int((window + 1) * limit.seconds - now))

@@ -132,3 +132,35 @@ async def test_edits_pass_the_gate_too(client, people):
         f"/api/v1/posts/{post_id}", json={"body": "maybe now"}, headers=people["alice"]
     )
     assert held.status_code == 200 and held.json()["held"] is True
+
+
+@pytest.mark.hook("rewrite_text")
+async def test_rewrites_change_what_is_stored_in_titles_bodies_edits_and_messages(
+    app, client, people
+):
+    made = (await start(client, people, "A darn title", "darn it")).json()
+    assert made["title"] == "A dang title" and made["first_post"]["html"] == "<p>dang it</p>\n"
+    reply = await client.post(
+        f"/api/v1/threads/{made['id']}/posts", json={"body": "darn again"}, headers=people["bob"]
+    )
+    assert "dang again" in reply.json()["html"]
+    edited = await client.patch(
+        f"/api/v1/posts/{reply.json()['id']}", json={"body": "darn edit"}, headers=people["bob"]
+    )
+    assert "dang edit" in edited.json()["html"]
+    message = await client.post(
+        "/api/v1/conversations",
+        json={"usernames": ["alice"], "title": "darn chat", "body": "darn hello"},
+        headers=people["bob"],
+    )
+    assert message.status_code == 201, message.text
+    conversation = await client.get(
+        f"/api/v1/threads/{message.json()['id']}/posts", headers=people["bob"]
+    )
+    assert "darn" not in conversation.text and "dang hello" in conversation.text
+    broken = await client.post(
+        f"/api/v1/threads/{made['id']}/posts", json={"body": "kaboom darn"}, headers=people["bob"]
+    )
+    assert broken.status_code == 201 and "kaboom darn" in broken.json()["html"]
+    health = await plugin_health(app, "gatekeeper")
+    assert "rewrite_text" in {hook for _, hook, _ in health.recent}

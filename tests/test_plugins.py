@@ -398,6 +398,14 @@ async def test_permissions_by_role_and_by_group_and_the_plugins_admin_link(app):
             "/admin/plugins",
         )
         assert bad.status_code == 422 and "no longer exist" in bad.text
+        for odd in ("²", "9" * 20, "-1"):
+            refused = await post_form(
+                admin,
+                "/admin/plugins/hello/permissions",
+                {"permission": "hello.review", "groups": [odd]},
+                "/admin/plugins",
+            )
+            assert refused.status_code == 422 and "not filled in as expected" in refused.text
         unknown = await post_form(
             admin,
             "/admin/plugins/hello/permissions",

@@ -63,6 +63,7 @@ def test_a_new_plugin_passes_its_own_tests_and_lints_clean(tmp_path: Path) -> No
         ("Hello", "not a plugin name"),
         ("9lives", "not a plugin name"),
         ("my-plugin", "not a plugin name"),
+        ("a" * 28, "at most 27"),
     ],
 )
 def test_bad_names_are_refused(

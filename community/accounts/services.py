@@ -633,7 +633,7 @@ async def redeem_invite(
         )
     await _check_username_free(db, username)
     verdict = Gate.allow()
-    if invite.role != "admin":
+    if invite.role != "admin" or await first_admin(db) is not None:
         verdict = await plugins.gate("check_member", username=username, email=email)
     if verdict.verdict == "reject":
         raise ServiceError("rejected", verdict.reason or "This account was not accepted.", 422)

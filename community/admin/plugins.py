@@ -3,6 +3,7 @@ and health."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -118,7 +119,9 @@ async def save_grants(
     permission = str(data.get("permission") or "")
     raw = data.get("groups") or []
     raw = raw if isinstance(raw, list) else [raw]
-    if not permission.startswith(f"{name}.") or not all(str(v).isdigit() for v in raw):
+    if not permission.startswith(f"{name}.") or not all(
+        re.fullmatch(r"[0-9]{1,9}", str(v)) for v in raw
+    ):
         return await _page(request, db, 422, error="That form was not filled in as expected.")
     try:
         await plugin_api.save_grants(

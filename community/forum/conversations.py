@@ -56,6 +56,9 @@ async def start(
             422,
             field="usernames",
         )
+    gated_body = body  # gates see what the member wrote; the stored text is rewritten
+    title = services.check_title(await plugins.rewrite("title", member, title))
+    body = await plugins.rewrite("body", member, body)
     rendered = await services.render_body(db, body)
     thread = await services.new_thread(db, member, None, title)
     participants = [member, *others]
@@ -64,7 +67,9 @@ async def start(
         db.add(ThreadWatch(member_id=person.id, thread_id=thread.id, level="watching"))
     await db.flush()
     verdict = services.checked(
-        await plugins.gate("check_post", member=member, thread=thread, body=body, editing=False)
+        await plugins.gate(
+            "check_post", member=member, thread=thread, body=gated_body, editing=False
+        )
     )
     post = await services.add_post(db, member, thread, body, rendered=rendered, held=verdict)
     emit(

@@ -30,6 +30,7 @@ from community.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
+    PostHeld,
     PostRestored,
     ReactionAdded,
     ReactionRemoved,
@@ -408,6 +409,8 @@ async def create_thread(
     verdict = checked(
         await plugins.gate("check_thread", member=member, category=category, title=title, body=body)
     )
+    title = check_title(await plugins.rewrite("title", member, title))
+    body = await plugins.rewrite("body", member, body)
     rendered = await render_body(db, body)
     thread = await new_thread(db, member, category.id, title)
     set_committed_value(thread, "category", category)
@@ -520,6 +523,7 @@ async def reply(
     verdict = checked(
         await plugins.gate("check_post", member=member, thread=thread, body=body, editing=False)
     )
+    body = await plugins.rewrite("body", member, body)
     post = await add_post(db, member, thread, body, reply_to_number, held=verdict)
     await db.commit()
     return thread, post
@@ -979,6 +983,10 @@ async def edit_post(
     verdict = checked(
         await plugins.gate("check_post", member=member, thread=thread, body=body, editing=True)
     )
+    body = await plugins.rewrite("body", member, body)
+    if new_title is not None:
+        new_title = check_title(await plugins.rewrite("title", member, new_title))
+        title_changed = new_title != thread.title
     html, mentioned = await render_body(db, body)  # before any write: no lock held meanwhile
     db.add(
         PostRevision(
@@ -1041,6 +1049,22 @@ async def approve_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[
     emit(db, PostCreated(post.id, thread.id, post.number, post.author_id or member.id))
     await db.commit()
     return post, thread
+
+
+async def hold_post(
+    db: AsyncSession, post: Post, thread: Thread, reason: str, actor: Member | None = None
+) -> bool:
+    """Take a shown post back for review (an opening post takes its thread): its author and
+    moderators still see it, nobody else until ``approve_post``. For plugins acting on their
+    own rules (``actor`` None) or for a moderator; the caller checks who may, and commits.
+    False when the post was already held or deleted."""
+    if post.held_at is not None or post.deleted_at is not None:
+        return False
+    post.held_at, post.held_reason = utcnow(), reason
+    if post.number == 1:
+        thread.held_at = post.held_at
+    emit(db, PostHeld(post.id, thread.id, actor.id if actor else None, reason))
+    return True
 
 
 async def held_posts(db: AsyncSession, member: Member, limit: int = 100) -> list[Any]:

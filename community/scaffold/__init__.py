@@ -8,17 +8,17 @@ from datetime import date
 from pathlib import Path
 
 from community.errors import ServiceError
-from community.plugins import NAME_CHARS
+from community.plugins import MAX_NAME, NAME_CHARS
 
 HERE = Path(__file__).parent
 
 
 def check_name(name: str) -> str:
-    if not name or not set(name) <= NAME_CHARS or not name[0].isalpha() or len(name) > 30:
+    if not name or not set(name) <= NAME_CHARS or not name[0].isalpha() or len(name) > MAX_NAME:
         raise ServiceError(
             "invalid_name",
             f"{name!r} is not a plugin name: use lower-case letters and digits, starting "
-            "with a letter, at most 30 (e.g. 'hello')",
+            f"with a letter, at most {MAX_NAME} (e.g. 'hello')",
             422,
         )
     return name

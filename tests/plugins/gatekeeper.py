@@ -1,4 +1,4 @@
-"""Gates: rejects "spam", holds "maybe", and fails (so holds) on "boom"."""
+"""Gates: rejects "spam", holds "maybe", and fails (so holds) on "boom"; softens "darn"."""
 
 from __future__ import annotations
 
@@ -34,3 +34,11 @@ def check_post(member: Any, thread: Any, body: str, editing: bool) -> Gate | Non
 @hookimpl
 async def check_thread(member: Any, category: Any, title: str, body: str) -> Gate | None:
     return verdict(title + " " + body)
+
+
+@hookimpl
+def rewrite_text(text: str, kind: str) -> str | None:
+    """Softens "darn" in titles and bodies; "kaboom" makes the rewrite fail (it is skipped)."""
+    if "kaboom" in text:
+        raise RuntimeError("the rewrite broke")
+    return text.replace("darn", "dang") if "darn" in text else None
