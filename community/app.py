@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -41,7 +40,7 @@ from community.forum import api as forum_api
 from community.forum import routes as forum_routes
 from community.jobs import Job, JobContext, JobRegistry, start_runner
 from community.live import Publisher
-from community.plugins import Active, Plugins, activated, flush_health, keep_health
+from community.plugins import Active, Plugins, activated, keep_health
 from community.plugins import active as active_plugins
 from community.ratelimit import RateLimiter
 from community.settings import Settings, load_settings
@@ -251,7 +250,10 @@ def create_app(
         app.state.job_runner = await start_runner(
             app.state.sessionmaker, jobs, settings, redis=redis, namespace=namespace
         )
-        app.state.health_task = asyncio.create_task(keep_health(sessionmaker, plugins))
+        app.state.health_stop = asyncio.Event()
+        app.state.health_task = asyncio.create_task(
+            keep_health(sessionmaker, plugins, app.state.health_stop)
+        )
 
     async def stop_jobs(app: Litestar) -> None:
         runner = getattr(app.state, "job_runner", None)
@@ -259,11 +261,8 @@ def create_app(
             await runner.stop()
         task = getattr(app.state, "health_task", None)
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                async with sessionmaker() as db:
-                    await flush_health(db, plugins)
+            app.state.health_stop.set()  # it writes what is left, then returns
+            await task
 
     async def close() -> None:
         await engine.dispose()

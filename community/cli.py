@@ -157,19 +157,19 @@ async def _work(app: Any, concurrency: int) -> None:
     from litestar.channels import ChannelsPlugin
 
     from community.jobs import run_worker
-    from community.plugins import flush_health, keep_health
+    from community.plugins import keep_health
 
     state = app.state
     async with app.plugins.get(ChannelsPlugin):
-        health = asyncio.create_task(keep_health(state.sessionmaker, state.plugins))
+        stop = asyncio.Event()
+        health = asyncio.create_task(keep_health(state.sessionmaker, state.plugins, stop))
         try:
             await run_worker(
                 state.settings, state.jobs, concurrency=concurrency, sessionmaker=state.sessionmaker
             )
         finally:
-            health.cancel()
-            async with state.sessionmaker() as db:
-                await flush_health(db, state.plugins)
+            stop.set()  # the last health records are written before it returns
+            await health
             await state.engine.dispose()
             await state.redis.aclose()
 

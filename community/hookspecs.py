@@ -178,9 +178,10 @@ def check_member(username: str, email: str | None) -> Gate | None:
 
 
 @hookspec
-def rewrite_text(member: Member, text: str, kind: str) -> str | None:
+def rewrite_text(member: Member, text: str, kind: str, category: Category | None) -> str | None:
     """The text to store instead of ``text`` (``kind`` "title" or "body") of a new or edited
-    thread, post or private message, or None to keep it: censoring or replacing words. Called
+    thread, post or private message (in ``category``; None for a private message), or None to
+    keep it: censoring or replacing words. Called
     after the gates allowed or held the write; each enabled plugin's rewrite gets the previous
     one's result. A rewrite that raises is skipped."""
 

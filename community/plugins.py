@@ -11,6 +11,7 @@ next request in every process, without a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -50,6 +51,7 @@ GRANTS_KEY = "permissions"
 SLOW_SECONDS = 0.25
 """A hook call slower than this is reported in the plugin's health."""
 HEALTH_WINDOW = timedelta(days=1)
+PRUNE_EVERY = timedelta(hours=1)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
 MAX_NAME = 27
 """So that ``<name>_0001`` fits Alembic's 32-character revision column."""
@@ -156,22 +158,32 @@ class Health:
 
 
 async def flush_health(db: Any, plugins: Plugins) -> int:
-    """Write the health records ``plugins`` noted in this process, and forget those older
-    than a day."""
+    """Write the health records ``plugins`` noted in this process, and (hourly) forget those
+    older than a day. With nothing to do it runs no statement."""
     records = []
     while plugins.unsaved_health:
         records.append(plugins.unsaved_health.popleft())
-    if records:
-        db.add_all(records)
-    await db.execute(delete(HealthRecord).where(HealthRecord.at < utcnow() - HEALTH_WINDOW))
+    now = utcnow()
+    prune = plugins.health_pruned_at is None or now - plugins.health_pruned_at > PRUNE_EVERY
+    if not records and not prune:
+        return 0
+    db.add_all(records)
+    if prune:
+        await db.execute(delete(HealthRecord).where(HealthRecord.at < now - HEALTH_WINDOW))
+        plugins.health_pruned_at = now
     await db.commit()
     return len(records)
 
 
-async def keep_health(sessionmaker: Any, plugins: Plugins, every: float = 5.0) -> None:
-    """Flush the health records of ``plugins`` every ``every`` seconds, until cancelled."""
-    while True:
-        await asyncio.sleep(every)
+async def keep_health(
+    sessionmaker: Any, plugins: Plugins, stop: asyncio.Event, every: float = 5.0
+) -> None:
+    """Flush the health records of ``plugins`` every ``every`` seconds, and once more when
+    ``stop`` is set. Never cancel it: a query cancelled half-way can leave the connection
+    pool waiting."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
         try:
             async with sessionmaker() as db:
                 await flush_health(db, plugins)
@@ -288,6 +300,7 @@ class Plugins:
         self.installed: dict[str, Plugin] = {}
         self.unsaved_health: deque[HealthRecord] = deque(maxlen=1000)
         """Health records not written yet (a storm of errors keeps only the latest)."""
+        self.health_pruned_at: datetime | None = utcnow()  # the first prune an hour in
         self.sessionmaker: Any = None
         """The app's sessionmaker, set by ``create_app``: ``session()`` opens one."""
         self.limiter: Any = None
@@ -605,7 +618,7 @@ async def gate(hook: str, **kwargs: Any) -> Gate:
     return await current.plugins.gate(hook, current.enabled, **kwargs)
 
 
-async def rewrite(kind: str, member: Any, text: str) -> str:
+async def rewrite(kind: str, member: Any, text: str, category: Any = None) -> str:
     """``text`` as the enabled plugins' ``rewrite_text`` hooks leave it."""
     current = _active.get()
     if current is None or not current.enabled:
@@ -613,7 +626,9 @@ async def rewrite(kind: str, member: Any, text: str) -> str:
     for name, impl in current.plugins._impls("rewrite_text", current.enabled):
         try:
             result = impl.function(
-                **_arguments(impl, {"member": member, "text": text, "kind": kind})
+                **_arguments(
+                    impl, {"member": member, "text": text, "kind": kind, "category": category}
+                )
             )
             if inspect.isawaitable(result):
                 result = await result

@@ -50,6 +50,7 @@ BASE_URL = "http://testserver.local"
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 SITE_NAME = "Testers"
+SHUTDOWN_SECONDS = 60
 
 
 def test_env(var_dir: Path) -> dict[str, str]:
@@ -163,13 +164,16 @@ async def app(
         await _call(hook, app)
     await channels.__aenter__()
     yield app
-    await channels.__aexit__(None, None, None)
+    # Bounded: a shutdown that hangs fails this test instead of stalling the whole run.
+    async with asyncio.timeout(SHUTDOWN_SECONDS):
+        await channels.__aexit__(None, None, None)
     if app.state.redis is not None:
         keys = [key async for key in app.state.redis.scan_iter(f"{namespace}:*")]
         if keys:
             await app.state.redis.delete(*keys)
     for hook in reversed(app.on_shutdown):
-        await _call(hook, app)
+        async with asyncio.timeout(SHUTDOWN_SECONDS):
+            await _call(hook, app)
 
 
 async def _migrate(database_url: str, plugins: Plugins) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from alembic.util import CommandError
@@ -32,7 +33,9 @@ def test_models_and_migrations_agree(settings: Settings) -> None:
     migrate.check(settings.database_url)
 
 
-def test_downgrade_to_base_and_upgrade_again(settings: Settings) -> None:
+def test_downgrade_to_base_and_upgrade_again(settings: Settings, app: Any) -> None:
+    """From empty tables (the ``app`` fixture deletes every row): dropping a table that other
+    tests' rows still point at would fail on foreign keys, whatever the migrations say."""
     url = settings.database_url
     model_tables = core_tables()
     assert "members" in model_tables
@@ -42,7 +45,7 @@ def test_downgrade_to_base_and_upgrade_again(settings: Settings) -> None:
 
         migrate.downgrade(url, "base")
         assert not migrate.is_current(url)
-        assert migrate.current(url) == ""
+        assert "(head)" not in migrate.current(url)  # the core's and plugins' histories
         left = table_names(url)
         assert "members" not in left
         assert not model_tables & left, f"downgrade left {model_tables & left}"

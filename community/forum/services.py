@@ -409,8 +409,8 @@ async def create_thread(
     verdict = checked(
         await plugins.gate("check_thread", member=member, category=category, title=title, body=body)
     )
-    title = check_title(await plugins.rewrite("title", member, title))
-    body = await plugins.rewrite("body", member, body)
+    title = check_title(await plugins.rewrite("title", member, title, category))
+    body = await plugins.rewrite("body", member, body, category)
     rendered = await render_body(db, body)
     thread = await new_thread(db, member, category.id, title)
     set_committed_value(thread, "category", category)
@@ -523,7 +523,7 @@ async def reply(
     verdict = checked(
         await plugins.gate("check_post", member=member, thread=thread, body=body, editing=False)
     )
-    body = await plugins.rewrite("body", member, body)
+    body = await plugins.rewrite("body", member, body, thread.category)
     post = await add_post(db, member, thread, body, reply_to_number, held=verdict)
     await db.commit()
     return thread, post
@@ -983,9 +983,9 @@ async def edit_post(
     verdict = checked(
         await plugins.gate("check_post", member=member, thread=thread, body=body, editing=True)
     )
-    body = await plugins.rewrite("body", member, body)
+    body = await plugins.rewrite("body", member, body, thread.category)
     if new_title is not None:
-        new_title = check_title(await plugins.rewrite("title", member, new_title))
+        new_title = check_title(await plugins.rewrite("title", member, new_title, thread.category))
         title_changed = new_title != thread.title
     html, mentioned = await render_body(db, body)  # before any write: no lock held meanwhile
     db.add(

@@ -1,0 +1,1 @@
+"""The moderation plugin: built only on community's public plugin API."""

@@ -1,0 +1,22 @@
+"""Every page of the plugin, under /p/moderation/, and its API under /api/v1/moderation/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from community_moderation import canned, flags, inbox, penalties, words
+
+PAGES: list[Any] = [
+    *inbox.routes,
+    *flags.routes,
+    *words.routes,
+    *penalties.routes,
+    *canned.routes,
+]
+API: list[Any] = [
+    *inbox.api_routes,
+    *flags.api_routes,
+    *words.api_routes,
+    *penalties.api_routes,
+    *canned.api_routes,
+]
