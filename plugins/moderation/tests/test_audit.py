@@ -9,27 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from community_moderation import audit, audit_views, plugin
+from community_moderation import audit, audit_views
 from litestar import Litestar
 
 from community.accounts.models import Member
 from community.db import utcnow
-from community.testing import api_token, browser, make_member, sign_in
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
-
-
-@pytest.fixture
-async def mod(app: Litestar) -> Member:
-    return await make_member(app, "mod", "moderator")
+from community.testing import api_token, browser, sign_in
 
 
 async def record(

@@ -5,29 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from community_moderation import canned, plugin
+from community_moderation import canned
 from community_moderation.models import AuditEntry, Canned
 from sqlalchemy import select, update
 
 from community.errors import ServiceError
-from community.testing import api_token, make_member, post_form, sign_in
+from community.testing import api_token, post_form, sign_in
 
 CANNED = "/api/v1/moderation/canned"
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
-
-
-@pytest.fixture
-async def mod(app: Any) -> Any:
-    return await make_member(app, "mod", "moderator")
 
 
 async def create(app: Any, client: Any, title: str, body: str, username: str = "mod") -> Any:

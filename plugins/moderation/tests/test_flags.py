@@ -6,8 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-from community_moderation import flags, plugin
+from community_moderation import flags
 from community_moderation.models import AuditEntry, Flag, Item
 from sqlalchemy import select
 
@@ -18,16 +17,6 @@ from community.forum.models import Post, Thread
 from community.testing import SITE_NAME, api_token, make_member, post_form, sign_in
 
 FLAGS = "/api/v1/moderation/flags"
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
 
 
 async def reply(app: Any, username: str, thread: Thread, body: str = "A reply.") -> Post:

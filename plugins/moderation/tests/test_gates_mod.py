@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from community_moderation import penalties, plugin
+from community_moderation import penalties
 from community_moderation.models import Penalty
 from community_moderation.settings import Settings
 from sqlalchemy import select
@@ -21,16 +21,6 @@ from community.forum import services as forum
 from community.forum.models import Post, Thread
 from community.plugins import save_settings
 from community.testing import api_token, make_member
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
 
 
 async def configure(app: Any, **changes: Any) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from community_moderation import inbox, plugin
+from community_moderation import inbox
 from community_moderation.models import Appeal, AuditEntry, Canned, Flag, Item, Penalty
 from sqlalchemy import select, update
 
@@ -20,21 +19,6 @@ from community.forum.models import Post, Thread
 from community.testing import SITE_NAME, api_token, make_member, make_thread, post_form, sign_in
 
 QUEUE = "/api/v1/moderation/queue"
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
-
-
-@pytest.fixture
-async def mod(app: Any) -> Member:
-    return await make_member(app, "mod", "moderator")
 
 
 async def reply(app: Any, username: str, thread: Thread, body: str = "A reply.") -> Post:

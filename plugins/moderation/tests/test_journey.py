@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from community_moderation import plugin
-
 from community.accounts import services as accounts
 from community.testing import (
     api_token,
@@ -23,16 +20,6 @@ from community.testing import (
 
 API = "/api/v1/moderation"
 LINKS = "Cheap pills at https://a.example/1 https://b.example/2 and https://c.example/3"
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
 
 
 async def test_a_spammer_is_held_rejected_and_silenced_and_every_step_is_audited(app):

@@ -62,11 +62,6 @@ def _forget_events() -> None:
     heard.clear()
 
 
-@pytest.fixture
-async def mod(app: Litestar) -> Member:
-    return await make_member(app, "mod", "moderator")
-
-
 @asynccontextmanager
 async def services(app: Litestar) -> AsyncIterator[AsyncSession]:
     """A session with the plugins active, as in a request: for calling the services."""

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from community_moderation import plugin, spam
+from community_moderation import spam
 from community_moderation.settings import Settings
 from sqlalchemy import update
 
@@ -21,17 +21,6 @@ from community.forum import services as forum
 from community.forum.models import Post
 from community.plugins import save_settings
 from community.testing import api_token, make_member
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
-
 
 # ---------------------------------------------------------------------------------------------
 # Counting

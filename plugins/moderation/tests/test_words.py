@@ -7,23 +7,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from community_moderation import plugin, words
+from community_moderation import words
 from community_moderation.models import AuditEntry, Word
 from sqlalchemy import select
 
 from community.errors import ServiceError
 from community.forum import services as forum
 from community.testing import api_token, make_member, post_form, sign_in
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["moderation"]
 
 
 def watched(*specs: tuple[str, str] | tuple[str, str, str]) -> list[Any]:
