@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 from community import plugins
 from community.forum import conversations
 from community.plugins import Gate
-from community_moderation import penalties, spam, words
+from community_moderation import penalties, spam, threads, words
 
 
 async def check_post(member: Any, thread: Any, body: str, editing: bool) -> Gate | None:
@@ -21,6 +21,8 @@ async def check_post(member: Any, thread: Any, body: str, editing: bool) -> Gate
     title = thread.title if private and not editing and not thread.post_count else ""
     async with plugins.session() as db:
         refusal = await _silenced(db, member, thread if private else None)
+        if refusal is None:
+            refusal = await threads.slow_mode(db, member, thread, editing)
         if refusal is not None:
             return refusal
         return strictest(

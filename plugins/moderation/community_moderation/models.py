@@ -146,3 +146,31 @@ class AuditEntry(Base):
     after: Mapped[Any] = mapped_column(JSON, default=dict)
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThreadSettings(Base):
+    """A thread's moderation settings: slow mode and a timer that locks it."""
+
+    __tablename__ = "moderation_threads"
+    __table_args__ = (Index("ix_moderation_threads_close_at", "close_at"),)
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    slow_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    """Minimum seconds between one member's posts in the thread; 0: off."""
+    close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the thread is locked on its own; None: no timer."""
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Away(Base):
+    """A moderator who set themselves away: their claims went back to the queue."""
+
+    __tablename__ = "moderation_away"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from community_moderation import canned, flags, inbox, penalties, words
+from community_moderation import canned, flags, inbox, penalties, threads, wellbeing, words
 
 PAGES: list[Any] = [
     *inbox.routes,
@@ -12,6 +12,8 @@ PAGES: list[Any] = [
     *words.routes,
     *penalties.routes,
     *canned.routes,
+    *threads.routes,
+    *wellbeing.routes,
 ]
 API: list[Any] = [
     *inbox.api_routes,
@@ -19,4 +21,6 @@ API: list[Any] = [
     *words.api_routes,
     *penalties.api_routes,
     *canned.api_routes,
+    *threads.api_routes,
+    *wellbeing.api_routes,
 ]

@@ -16,7 +16,7 @@ from community.events import Event, PostCreated, PostEdited
 from community.forum.models import Post, Thread
 from community.jobs import Job, JobContext, Schedule
 from community.web.slots import Slot
-from community_moderation import flags, inbox, words
+from community_moderation import flags, inbox, threads, words
 from community_moderation.access import is_moderator
 from community_moderation.models import Item
 
@@ -102,8 +102,14 @@ async def file_unanswered(ctx: JobContext) -> None:
     await ctx.db.commit()
 
 
-JOBS = [Job("unanswered", file_unanswered, retries=2)]
-SCHEDULES = [Schedule("unanswered", job="unanswered", cron="*/15 * * * *")]
+JOBS = [
+    Job("unanswered", file_unanswered, retries=2),
+    Job("close_threads", threads.close_due, retries=2),
+]
+SCHEDULES = [
+    Schedule("unanswered", job="unanswered", cron="*/15 * * * *"),
+    Schedule("close_threads", job="close_threads", cron="* * * * *"),
+]
 
 
 # -- slots -----------------------------------------------------------------------------------
@@ -118,6 +124,11 @@ def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
             'hx-get="/p/moderation/badge" hx-trigger="load, every 30s" hx-swap="innerHTML">'
             "</span></a>"
         )
+    thread = context.get("thread")
+    if slot is Slot.thread_header and is_moderator(member) and thread is not None:
+        # Slots get no CSRF token: the form lives on the tools page.
+        link = Markup('<a href="/p/moderation/threads/{}" class="thread-tools">Thread tools</a>')
+        return str(link.format(thread.id))
     post = context.get("post")
     if slot is Slot.post_footer and member is not None and post is not None:
         mine = post.author_id == member.id
