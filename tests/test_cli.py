@@ -356,7 +356,7 @@ def test_token_create_gives_a_working_api_token(
     assert token.startswith("cmt_") and " " not in token
 
     # A fresh app: the fixture's app holds connections bound to the test session's loop.
-    fresh = create_app(settings, namespace=namespace)
+    fresh = create_app(settings, namespace=namespace, plugins=Plugins(discover=False))
     quiet_logging()
     with TestClient(app=fresh, base_url=BASE_URL) as client:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
