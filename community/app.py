@@ -219,9 +219,10 @@ def create_app(
         """After commit: tell open pages, then (in a task, in order) the enabled plugins'
         ``track_event``."""
         publisher(events)
-        if not plugins.loaded:
-            return
-        task = asyncio.get_running_loop().create_task(track(events, active_plugins()))
+        current = active_plugins()
+        if not plugins.loaded or (current is not None and not current.enabled):
+            return  # nobody would hear them: no task, no query
+        task = asyncio.get_running_loop().create_task(track(events, current))
         tracking.add(task)
         task.add_done_callback(tracking.discard)
 

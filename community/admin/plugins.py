@@ -28,6 +28,7 @@ async def _page(
     enabled = plugin_api.Plugins.enabled_in(site)
     health = await plugin_api.read_health(db)
     grants = site.get(plugin_api.GRANTS_KEY) or {}
+    catalogue = plugin_api.event_catalogue(manager)
     rows = [
         {
             "plugin": plugin,
@@ -35,11 +36,7 @@ async def _page(
             "fields": plugin_api.settings_fields(plugin, site),
             "health": health.get(plugin.name, plugin_api.Health()),
             "grants": {p.name: set(grants.get(p.name, [])) for p in plugin.permissions},
-            "event_types": [
-                entry
-                for entry in plugin_api.event_catalogue(manager)
-                if entry["source"] == plugin.name
-            ],
+            "event_types": [entry for entry in catalogue if entry["source"] == plugin.name],
         }
         for plugin in sorted(manager.installed.values(), key=lambda p: p.name)
     ]

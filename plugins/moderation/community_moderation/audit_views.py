@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.models import Member
+from community.accounts.services import MAX_ID
 from community.errors import ServiceError
 from community.web import render
 from community_moderation.access import require_moderator
@@ -37,7 +38,6 @@ CSV_COLUMNS = (
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """Spreadsheets run a cell starting with these as a formula: such text is quoted."""
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.models import Member
 from community.accounts.routes import Form, text
+from community.accounts.services import MAX_ID
 from community.errors import ServiceError
 from community.forum import services as forum
 from community.web import render
@@ -323,7 +324,7 @@ async def _category(db: AsyncSession, moderator: Member, value: Any) -> int | No
 
 
 async def delete_word(db: AsyncSession, moderator: Member, word_id: int) -> Word:
-    word = await db.get(Word, word_id)
+    word = await db.get(Word, word_id) if 0 < word_id <= MAX_ID else None
     if word is None:
         raise ServiceError("not_found", "No such watched word.", 404)
     audit.record(db, moderator, "word.delete", "word", word.id, before=word_json(word))

@@ -316,3 +316,11 @@ async def test_the_page_adds_shows_and_removes_words(app, client):
 async def test_the_page_is_for_moderators_only(app, client, member):
     await sign_in(client, "member")
     assert (await client.get("/p/moderation/words")).status_code == 403
+
+
+async def test_deleting_an_id_beyond_any_row_is_a_404(app, client):
+    await make_member(app, "mod", "moderator")
+    headers = await api_token(app, "mod")
+    for word_id in (0, 2**31, 99999999999):  # PostgreSQL's integer column ends at 2**31 - 1
+        gone = await client.delete(f"/api/v1/moderation/watched-words/{word_id}", headers=headers)
+        assert gone.status_code == 404, gone.text
