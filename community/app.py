@@ -241,6 +241,7 @@ def create_app(
     plugins.sessionmaker = sessionmaker  # plugins open sessions with plugins.session()
     limiter = RateLimiter(redis, namespace)
     plugins.limiter = limiter  # and count with plugins.rate_limit()
+    plugins.channels, plugins.namespace = channels, namespace  # and plugins.publish()
 
     async def clean_sessions() -> None:
         sessions = stores["sessions"]

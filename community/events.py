@@ -54,6 +54,26 @@ class ThreadChanged(Event):
 
 
 @dataclass(frozen=True)
+class ThreadSplit(Event):
+    """A moderator moved replies (``post_ids``) of a thread into a new thread."""
+
+    source_id: int
+    new_thread_id: int
+    actor_id: int
+    post_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ThreadsMerged(Event):
+    """A moderator moved every post of a thread to the end of another; the source thread is
+    gone."""
+
+    source_id: int
+    target_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
 class PostCreated(Event):
     post_id: int
     thread_id: int
@@ -148,6 +168,15 @@ class MemberSignedIn(Event):
     """A member gave their password: on the sign-in page, or asking the API for a token."""
 
     member_id: int
+
+
+@dataclass(frozen=True)
+class MemberSeen(Event):
+    """A signed-in member opened a page, told at most once every few minutes (``at`` is an ISO
+    date-time): what visit counts are made of."""
+
+    member_id: int
+    at: str
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 Plugins write ``from community import hookimpl`` and implement any of these functions in their
 ``plugin`` module; arguments may be left out from the right (pluggy passes only those named).
-Five kinds, as in ``docs/plugins.md``:
+Six kinds, as in ``docs/plugins.md``:
 
 - **register** hooks run once at startup and return lists (or one object);
 - **event** hooks run after a transaction commits (``track_event``);
 - **gate** hooks run before a write commits and may hold it for review or reject it;
 - **visibility** hooks return SQL conditions that narrow what a member may see;
-- **slot** hooks add HTML to named places of the core's pages.
+- **slot** hooks add HTML to named places of the core's pages;
+- the **live** hook names the plugin's channels a member's live stream listens to.
 
 Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
 must answer at once (they run inside query building and template rendering).
@@ -57,6 +58,7 @@ CAPABILITIES: dict[str, str] = {
     "rewrite_text": "gates",
     "visible_threads": "visibility",
     "render_slot": "slots",
+    "live_channels": "live",
 }
 """The capability each hook needs. Capabilities without hooks (``outbound-network``,
 ``read-private-content``) are declared for admins to see before they enable a plugin."""
@@ -207,4 +209,18 @@ def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
     ``context`` holds the page's variables (``member``, and ``thread``, ``post``... where the
     slot has them). Return markup you have escaped (``markupsafe.escape``) or rendered with a
     template. Synchronous.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Live: the plugin's channels on a member's live stream.
+
+
+@hookspec
+def live_channels(member: Member) -> list[str] | None:
+    """Names of the plugin's channels that ``member``'s live stream (``/live``) listens to, or
+    None. The core prefixes each with the plugin's name, so a plugin hears only its own
+    channels; ``community.plugins.publish`` sends to them. Asked when the stream opens and
+    again every minute (the stream restarts when the answer changes). Names are letters,
+    digits, ``_ . : -``, at most 100 characters.
     """

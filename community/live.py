@@ -13,9 +13,13 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from community.events import (
     Event,
@@ -28,12 +32,16 @@ from community.events import (
     ReactionAdded,
     ReactionRemoved,
     ThreadChanged,
+    ThreadsMerged,
+    ThreadSplit,
 )
 
 log = logging.getLogger("community.live")
 
 KEEPALIVE_SECONDS = 20.0
 RECHECK_SECONDS = 60.0
+PENDING = "community.live.pending"
+"""Session info key: messages waiting for the transaction to commit."""
 
 
 def thread_channel(namespace: str, thread_id: int) -> str:
@@ -42,6 +50,12 @@ def thread_channel(namespace: str, thread_id: int) -> str:
 
 def member_channel(namespace: str, member_id: int) -> str:
     return f"{namespace}:member:{member_id}"
+
+
+def plugin_channel(namespace: str, plugin: str, name: str) -> str:
+    """Plugin ``plugin``'s channel ``name``: under a prefix of its own, so a plugin can neither
+    listen to the core's channels nor to another plugin's."""
+    return f"{namespace}:plugin:{plugin}:{name}"
 
 
 def messages(namespace: str, event: Event) -> list[tuple[str, dict[str, str]]]:
@@ -61,6 +75,14 @@ def messages(namespace: str, event: Event) -> list[tuple[str, dict[str, str]]]:
             return [(thread_channel(namespace, thread_id), message)]
         case ThreadChanged(thread_id=thread_id, change=change):
             return [(thread_channel(namespace, thread_id), {"event": "thread", "data": change})]
+        case ThreadSplit(source_id=source_id):
+            return [(thread_channel(namespace, source_id), {"event": "thread", "data": "split"})]
+        case ThreadsMerged(source_id=source_id, target_id=target_id):
+            # The target's pages fetch the posts appended after what they show, as for a reply.
+            return [
+                (thread_channel(namespace, source_id), {"event": "thread", "data": "merged"}),
+                (thread_channel(namespace, target_id), {"event": "post", "data": "merged"}),
+            ]
         case MembersNotified(member_ids=member_ids):
             return [
                 (member_channel(namespace, member_id), {"event": "notify", "data": ""})
@@ -79,13 +101,44 @@ class Publisher:
     def __call__(self, events: Sequence[Event]) -> None:
         for event in events:
             for channel, message in messages(self.namespace, event):
-                try:
-                    self.channels.publish(json.dumps(message), channel)
-                except RuntimeError:
-                    # Channels not started: a script or command outside the server wrote.
-                    log.debug("live: channels not running; %s not published", event.name)
-                except Exception as exc:  # a dead channel must never fail a committed write
-                    log.warning("live: could not publish %s: %s", event.name, exc)
+                publish(self.channels, channel, message)
+
+
+def publish(channels: ChannelsPlugin, channel: str, message: dict[str, str]) -> None:
+    """Send ``message`` (``event`` and ``data``) to the streams listening to ``channel``. Never
+    raises: a dead channel must not fail a committed write."""
+    try:
+        channels.publish(json.dumps(message), channel)
+    except RuntimeError:
+        # Channels not started: a script or command outside the server wrote.
+        log.debug("live: channels not running; %s not published", message["event"])
+    except Exception as exc:
+        log.warning("live: could not publish %s: %s", message["event"], exc)
+
+
+def publish_after_commit(
+    db: AsyncSession | Session, channels: ChannelsPlugin, channel: str, message: dict[str, str]
+) -> None:
+    """``publish`` once ``db``'s transaction commits; nothing if it rolls back. The same
+    message twice in one transaction goes once."""
+    session = db.sync_session if isinstance(db, AsyncSession) else db
+    pending = session.info.setdefault(PENDING, [])
+    if (channels, channel, message) not in pending:
+        pending.append((channels, channel, message))
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: the real commit is still to come
+    for channels, channel, message in session.info.pop(PENDING, None) or []:
+        publish(channels, channel, message)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(PENDING, None)
 
 
 async def stream(

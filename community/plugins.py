@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import re
 import time
 import types
 import typing
@@ -36,7 +37,7 @@ from packaging.version import Version
 from sqlalchemy import Float, Index, String, Text, delete, false, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from community import hookspecs
+from community import hookspecs, live
 from community.db import Base, UTCDateTime, utcnow
 from community.errors import ServiceError
 from community.events import Event
@@ -55,6 +56,10 @@ PRUNE_EVERY = timedelta(hours=1)
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
 MAX_NAME = 27
 """So that ``<name>_0001`` fits Alembic's 32-character revision column."""
+CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+"""A plugin's live channel name."""
+LIVE_EVENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""A plugin's live event name (the stream calls it ``<plugin>-<event>``)."""
 
 
 class PluginError(Exception):
@@ -305,6 +310,10 @@ class Plugins:
         """The app's sessionmaker, set by ``create_app``: ``session()`` opens one."""
         self.limiter: Any = None
         """The app's rate limiter, set by ``create_app``: ``rate_limit()`` counts with it."""
+        self.channels: Any = None
+        """The app's ChannelsPlugin, set by ``create_app``: ``publish()`` sends through it."""
+        self.namespace = "community"
+        """The app's prefix of Redis keys and channels, set by ``create_app``."""
         self._registered: dict[tuple[str, str], Any] = {}
         found: list[tuple[str, Any]] = []
         if discover:
@@ -543,6 +552,21 @@ class Plugins:
         ]
         return Markup("\n".join(parts))
 
+    async def live_channels(self, member: Any, enabled: Iterable[str]) -> list[str]:
+        """The channels the enabled plugins want ``member``'s live stream to hear, each under
+        its plugin's prefix; a malformed answer counts as the plugin's error."""
+        names = []
+        for name, answer in await self.acall("live_channels", enabled, member=member):
+            if answer is None:
+                continue
+            if not isinstance(answer, list | tuple) or not all(
+                isinstance(channel, str) and CHANNEL_RE.fullmatch(channel) for channel in answer
+            ):
+                self._failed(name, "live_channels", ValueError(f"bad channel names: {answer!r}"))
+                continue
+            names.extend(live.plugin_channel(self.namespace, name, channel) for channel in answer)
+        return names
+
     def settings(self, name: str, site: dict[str, Any]) -> Any:
         """The plugin's settings (its dataclass) from the instance settings in ``site``."""
         plugin = self.installed.get(name)
@@ -651,6 +675,37 @@ async def rate_limit(name: str, key: str, count: int, seconds: int) -> None:
     if limiter is None:
         raise RuntimeError("no running app here: rate_limit works inside a request or job")
     await limiter.hit(name, key, Limit(count, seconds))
+
+
+async def live_channels(member: Any) -> list[str]:
+    """The enabled plugins' channels for ``member``'s live stream (see the ``live_channels``
+    hook), full names as ``publish`` sends to them."""
+    current = _active.get()
+    if current is None or not current.enabled or member is None:
+        return []
+    return await current.plugins.live_channels(member, current.enabled)
+
+
+def publish(plugin: str, channel: str, event: str, data: str = "", *, db: Any = None) -> None:
+    """Tell the live streams listening to plugin ``plugin``'s ``channel``: their pages receive
+    SSE event ``<plugin>-<event>`` with ``data`` (htmx: ``hx-trigger="sse:<plugin>-<event>"``).
+    With ``db``, the message waits until that session's transaction commits and is dropped if
+    it rolls back; without, it goes at once. Through Redis when configured, so every process's
+    streams hear it. Never fails the caller's write: a dead channel is only logged."""
+    if not CHANNEL_RE.fullmatch(channel):
+        raise ValueError(f"bad live channel name {channel!r}")
+    if not LIVE_EVENT_RE.fullmatch(event):
+        raise ValueError(f"bad live event name {event!r}")
+    current = _active.get()
+    if current is None or current.plugins.channels is None:
+        log.debug("live: no running app; %s-%s not published", plugin, event)
+        return
+    name = live.plugin_channel(current.plugins.namespace, plugin, channel)
+    message = {"event": f"{plugin}-{event}", "data": data}
+    if db is None:
+        live.publish(current.plugins.channels, name, message)
+    else:
+        live.publish_after_commit(db, current.plugins.channels, name, message)
 
 
 def visibility_conditions(member: Any, thread: Any) -> list[Any]:

@@ -25,6 +25,7 @@ from community.accounts.services import (
 )
 from community.db import utcnow
 from community.errors import ServiceError
+from community.events import MemberSeen, emit
 from community.plugins import activate
 
 SEEN_EVERY = timedelta(minutes=5)
@@ -86,6 +87,7 @@ async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:
         if member.last_seen_at is not None and now - member.last_seen_at > NEW_VISIT_AFTER:
             member.previous_visit_at = member.last_seen_at
         member.last_seen_at = now
+        emit(db, MemberSeen(member_id=member.id, at=now.isoformat()))
         await db.commit()
     return member
 

@@ -11,11 +11,12 @@ from litestar.channels import ChannelsPlugin
 from litestar.response import Redirect, ServerSentEvent, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import live
+from community import live, plugins
 from community.accounts.auth import undo
 from community.accounts.models import Member
 from community.accounts.routes import PUBLIC, Form, text
 from community.accounts.routes import _settings_page as settings_page
+from community.accounts.services import instance_settings
 from community.errors import ServiceError
 from community.forum import conversations, feeds, markup, notify, search, services
 from community.forum.models import Thread
@@ -763,18 +764,21 @@ async def live_stream(
     channels: ChannelsPlugin,
     thread: int | None = None,
 ) -> ServerSentEvent:
-    """Server-sent events for the member's badge and, with ``thread``, that thread's posts."""
-    namespace = request.app.state.namespace
-    names = [live.member_channel(namespace, member.id)]
+    """Server-sent events for the member's badge, the channels enabled plugins name for them
+    (hook ``live_channels``) and, with ``thread``, that thread's posts."""
+    state = request.app.state
+    names = [live.member_channel(state.namespace, member.id)]
     if thread is not None:
         found = await services.thread_for(db, member, thread)
-        names.append(live.thread_channel(namespace, found.id))
+        names.append(live.thread_channel(state.namespace, found.id))
+    plugin_channels = await plugins.live_channels(member)
+    names.extend(plugin_channels)
     member_id, epoch = member.id, member.session_epoch
-    sessionmaker = request.app.state.sessionmaker
 
     async def still_allowed() -> bool:
-        """The member is still signed in, not suspended, and still sees the thread."""
-        async with sessionmaker() as check:
+        """The member is still signed in, not suspended, still sees the thread, and the
+        plugins still name the same channels (else the page reconnects and hears the new)."""
+        async with state.sessionmaker() as check:
             current = await check.get(Member, member_id)
             if current is None or current.is_suspended() or current.session_epoch != epoch:
                 return False
@@ -783,7 +787,9 @@ async def live_stream(
                     await services.thread_for(check, current, thread)
                 except ServiceError:
                     return False
-            return True
+            site = await instance_settings(check, state.settings.name)
+            with plugins.activated(state.plugins, site):
+                return await plugins.live_channels(current) == plugin_channels
 
     await db.close()  # the stream may stay open for hours: give the connection back
     return ServerSentEvent(live.stream(channels, names, still_allowed=still_allowed))

@@ -14,7 +14,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, raiseload
@@ -36,6 +50,8 @@ from community.events import (
     ReactionRemoved,
     ThreadChanged,
     ThreadCreated,
+    ThreadsMerged,
+    ThreadSplit,
     ThreadViewed,
     emit,
 )
@@ -44,11 +60,13 @@ from community.forum.models import (
     Bookmark,
     Category,
     CategoryPermission,
+    Notification,
     Post,
     PostRevision,
     Reaction,
     Thread,
     ThreadRead,
+    ThreadWatch,
 )
 from community.plugins import Gate
 
@@ -368,11 +386,15 @@ def category_json(category: Category, with_groups: bool = True) -> dict[str, Any
 # Threads
 
 
-async def thread_for(db: AsyncSession, member: Member, thread_id: Any) -> Thread:
-    """The thread if ``member`` may see it (with its category loaded), else 404."""
+async def thread_for(
+    db: AsyncSession, member: Member, thread_id: Any, *, authorised: bool = False
+) -> Thread:
+    """The thread if ``member`` may see it (with its category loaded), else 404.
+    ``authorised``: the caller already decided ``member`` may act on it, seen or not."""
+    seen = true() if authorised else visibility.threads(member)
     thread = await db.scalar(
         select(Thread)
-        .where(Thread.id == check_id(thread_id, "thread"), visibility.threads(member))
+        .where(Thread.id == check_id(thread_id, "thread"), seen)
         .options(joinedload(Thread.category))
     )
     if thread is None:
@@ -686,11 +708,17 @@ async def list_counts(db: AsyncSession, member: Member) -> dict[str, int]:
 
 
 async def moderate_thread(
-    db: AsyncSession, member: Member, thread_id: Any, changes: dict[str, Any]
+    db: AsyncSession,
+    member: Member,
+    thread_id: Any,
+    changes: dict[str, Any],
+    *,
+    authorised: bool = False,
 ) -> Thread:
-    """Pin, lock, hide or move a thread (moderators and admins)."""
-    thread = await thread_for(db, member, thread_id)
-    if not member.is_staff:
+    """Pin, lock, hide or move a thread (moderators and admins; ``authorised``: anyone a
+    plugin's own rule allowed, such as a category's moderators, the thread seen or not)."""
+    thread = await thread_for(db, member, thread_id, authorised=authorised)
+    if not (member.is_staff or authorised):
         raise ServiceError("forbidden", "Only moderators pin, lock, hide and move threads.", 403)
     if thread.is_conversation and {"pinned", "category_id"} & changes.keys():
         raise ServiceError("invalid_change", "Private conversations are not pinned or moved.", 422)
@@ -729,6 +757,363 @@ async def moderate_thread(
         emit(db, ThreadChanged(thread.id, member.id, "moved", target.id))
     await db.commit()
     return thread
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting and merging threads
+
+MAX_MOVED = 1000
+"""Posts one split may move."""
+ID_CHUNK = 300
+"""Posts renumbered per statement (keeps under every backend's parameter limit)."""
+
+
+def check_post_ids(value: Any, what: str = "post_ids") -> list[int]:
+    """A non-empty list of distinct ids (numbers or digit strings), in the order given."""
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[\s,]+", value) if part]
+    if not isinstance(value, list | tuple) or not value:
+        raise ServiceError("invalid_posts", "Choose at least one post to move.", 422, field=what)
+    if len(value) > MAX_MOVED:
+        raise ServiceError(
+            "invalid_posts", f"Move at most {MAX_MOVED:,} posts at a time.", 422, field=what
+        )
+    ids: list[int] = []
+    for item in value:
+        try:
+            number = check_id(item, "post")
+        except ServiceError:
+            raise ServiceError(
+                "invalid_posts",
+                f"{what} holds whole numbers only, not {item!r:.40}.",
+                422,
+                field=what,
+            ) from None
+        if number not in ids:
+            ids.append(number)
+    return ids
+
+
+def _may_move(member: Member, authorised: bool, what: str) -> None:
+    if not (member.is_staff or authorised):
+        raise ServiceError("forbidden", f"Only moderators {what} threads.", 403)
+
+
+def _not_conversation(thread: Thread, what: str) -> None:
+    if thread.is_conversation:
+        raise ServiceError("invalid_change", f"Private conversations cannot be {what}.", 422)
+
+
+async def _lock_threads(db: AsyncSession, *thread_ids: int) -> None:
+    """Hold the threads' rows (in id order) so no reply is numbered while posts move."""
+    await db.execute(
+        select(Thread.id)
+        .where(Thread.id.in_(sorted(thread_ids)))
+        .order_by(Thread.id)
+        .with_for_update()
+    )
+
+
+async def _thread_posts(db: AsyncSession, thread_id: int) -> list[Any]:
+    rows = await db.execute(
+        select(
+            Post.id,
+            Post.number,
+            Post.reply_to_number,
+            Post.created_at,
+            Post.held_at,
+            Post.deleted_at,
+        )
+        .where(Post.thread_id == thread_id)
+        .order_by(Post.number)
+    )
+    return list(rows.all())
+
+
+async def _renumber(
+    db: AsyncSession,
+    thread_id: int,
+    posts: list[Any],
+    first: int,
+    staying: dict[int, int] | None = None,
+) -> None:
+    """Put ``posts`` (rows of ``_thread_posts``, in their new order) in ``thread_id`` numbered
+    from ``first``. A reply keeps pointing at its post when that post is among them or in
+    ``staying`` (numbers that do not change), and points nowhere otherwise. Two steps (every
+    number made negative first) so the unique (thread, number) index never sees two posts
+    with one number."""
+    new_numbers = dict(staying or {})
+    new_numbers.update({row.number: first + i for i, row in enumerate(posts)})
+    for start in range(0, len(posts), ID_CHUNK):
+        chunk = [row.id for row in posts[start : start + ID_CHUNK]]
+        await db.execute(
+            update(Post)
+            .where(Post.id.in_(chunk))
+            .values(thread_id=thread_id, number=-Post.id)
+            .execution_options(synchronize_session=False)
+        )
+    for start in range(0, len(posts), ID_CHUNK):
+        chunk = posts[start : start + ID_CHUNK]
+        numbers = case(*((Post.id == row.id, first + start + i) for i, row in enumerate(chunk)))
+        replies = (
+            case(
+                *(
+                    (Post.id == row.id, new_numbers.get(row.reply_to_number))
+                    for row in chunk
+                    if row.reply_to_number is not None
+                ),
+                else_=None,
+            )
+            if any(row.reply_to_number is not None for row in chunk)
+            else None
+        )
+        await db.execute(
+            update(Post)
+            .where(Post.id.in_([row.id for row in chunk]))
+            .values(number=cast(numbers, Integer), reply_to_number=cast(replies, Integer))
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _recount(db: AsyncSession, thread: Thread) -> None:
+    """Counts and last post as ``add_post`` keeps them: every post, deleted and held ones too,
+    has a number; the last post is the latest written."""
+    count = await db.scalar(select(func.count()).where(Post.thread_id == thread.id)) or 0
+    last = (
+        await db.execute(
+            select(Post.created_at, Post.author_id)
+            .where(Post.thread_id == thread.id)
+            .order_by(Post.created_at.desc(), Post.number.desc())
+            .limit(1)
+        )
+    ).first()
+    thread.post_count, thread.reply_count = count, max(0, count - 1)
+    if last is not None:
+        thread.last_posted_at, thread.last_poster_id = last.created_at, last.author_id
+
+
+async def _search_titles(db: AsyncSession, post_ids: list[int]) -> None:
+    """SQLite's search table holds the title beside each thread's first post: set it for
+    posts that became first posts and clear it for the others (PostgreSQL joins the thread)."""
+    if db.get_bind().dialect.name != "sqlite":
+        return
+    for start in range(0, len(post_ids), ID_CHUNK):
+        chunk = post_ids[start : start + ID_CHUNK]
+        marks = ", ".join(f":p{i}" for i in range(len(chunk)))
+        await db.execute(
+            text(
+                "UPDATE posts_fts SET title = coalesce((SELECT threads.title FROM posts"
+                " JOIN threads ON threads.id = posts.thread_id"
+                " WHERE posts.id = posts_fts.rowid AND posts.number = 1), '')"
+                f" WHERE rowid IN ({marks})"
+            ),
+            {f"p{i}": post_id for i, post_id in enumerate(chunk)},
+        )
+
+
+async def _watch_from(db: AsyncSession, thread_id: int, rows: Any) -> None:
+    """Add watches on ``thread_id`` from ``rows`` (a select of member id and level) for
+    members who have not chosen a level there."""
+    rows = rows.subquery()
+    chosen = aliased(ThreadWatch)
+    await db.execute(
+        insert(ThreadWatch).from_select(
+            ["member_id", "thread_id", "level"],
+            select(rows.c.member_id, literal(thread_id), rows.c.level)
+            .distinct()
+            .where(
+                ~select(chosen.member_id)
+                .where(chosen.thread_id == thread_id, chosen.member_id == rows.c.member_id)
+                .exists()
+            ),
+        )
+    )
+
+
+async def split_thread(
+    db: AsyncSession,
+    member: Member,
+    thread_id: Any,
+    post_ids: Any,
+    title: Any,
+    category_id: Any = None,
+    *,
+    by_number: bool = False,
+    authorised: bool = False,
+) -> Thread:
+    """Move the chosen replies of a thread into a new thread (moderators; commits).
+
+    ``post_ids`` are post ids, or post numbers in the thread with ``by_number``. The opening
+    post stays. The new thread takes ``title``, ``category_id`` (default: the source's), the
+    first moved post's author and time; moved posts are numbered 1, 2, 3... in their order
+    and the source's remaining posts close up. Readers keep their place in both threads."""
+    source = await thread_for(db, member, thread_id, authorised=authorised)
+    _may_move(member, authorised, "split")
+    _not_conversation(source, "split")
+    chosen = check_post_ids(post_ids)
+    title = check_title(title)
+    category = source.category
+    if category_id not in (None, ""):
+        try:
+            category = await category_for(db, member, category_id)
+        except ServiceError:
+            raise ServiceError(
+                "unknown_category", "No such category.", 422, field="category_id"
+            ) from None
+    await _lock_threads(db, source.id)
+    posts = await _thread_posts(db, source.id)
+    key = "number" if by_number else "id"
+    picked = {getattr(row, key) for row in posts} & set(chosen)
+    if len(picked) != len(chosen):
+        stray = ", ".join(str(n) for n in chosen if n not in picked)
+        kind = "numbers" if by_number else "ids"
+        raise ServiceError(
+            "invalid_posts", f"Not posts of this thread: {kind} {stray}.", 422, field="post_ids"
+        )
+    moved = [row for row in posts if getattr(row, key) in picked]
+    kept = [row for row in posts if getattr(row, key) not in picked]
+    if moved[0].number == 1:
+        raise ServiceError(
+            "invalid_posts",
+            "The opening post stays in its thread: choose replies only.",
+            422,
+            field="post_ids",
+        )
+    assert category is not None  # not a conversation
+    thread = await _new_split_thread(db, category, title, moved[0])
+    await _split_reads(db, source.id, thread.id, [row.id for row in moved], moved[0].number)
+    await _renumber(db, thread.id, moved, 1)
+    first_moved = moved[0].number
+    before = {row.number: row.number for row in kept if row.number < first_moved}
+    after = [row for row in kept if row.number > first_moved]
+    await _renumber(db, source.id, after, first_moved, before)
+    moved_ids = [row.id for row in moved]
+    await db.execute(
+        update(Notification)
+        .where(Notification.post_id.in_(moved_ids))
+        .values(thread_id=thread.id)
+        .execution_options(synchronize_session=False)
+    )
+    authors = select(Post.author_id.label("member_id"), literal("watching").label("level"))
+    await _watch_from(
+        db, thread.id, authors.where(Post.thread_id == thread.id, Post.author_id.is_not(None))
+    )
+    await _recount(db, source)
+    await _recount(db, thread)
+    await _search_titles(db, moved_ids)
+    emit(db, ThreadSplit(source.id, thread.id, member.id, tuple(moved_ids)))
+    await db.commit()
+    return thread
+
+
+async def _new_split_thread(db: AsyncSession, category: Category, title: str, first: Any) -> Thread:
+    author_id = await db.scalar(select(Post.author_id).where(Post.id == first.id))
+    thread = Thread(
+        category_id=category.id,
+        title=title,
+        slug=slugify(title),
+        author_id=author_id,
+        created_at=first.created_at,
+        last_posted_at=first.created_at,
+        last_poster_id=author_id,
+        post_count=0,
+        reply_count=0,
+        view_count=0,
+        # As if the thread had been started with this post: held with it, and hidden when it
+        # is deleted (``restore_post`` then shows the thread again).
+        held_at=first.held_at,
+        hidden_at=first.deleted_at,
+    )
+    db.add(thread)
+    await db.flush()
+    set_committed_value(thread, "category", category)
+    return thread
+
+
+async def _split_reads(
+    db: AsyncSession, source_id: int, thread_id: int, moved_ids: list[int], first_number: int
+) -> None:
+    """A member who had read past the moved posts has read them in the new thread too; in the
+    source their mark moves back by the posts that left before it."""
+
+    def read_among(condition: Any, reads: Any) -> Any:
+        return (
+            select(func.count())
+            .select_from(Post)
+            .where(Post.thread_id == source_id, Post.number <= reads.last_read_number, condition)
+            .scalar_subquery()
+        )
+
+    reads = aliased(ThreadRead)
+    await db.execute(
+        insert(ThreadRead).from_select(
+            ["member_id", "thread_id", "last_read_number", "read_at"],
+            select(
+                reads.member_id,
+                literal(thread_id),
+                read_among(Post.id.in_(moved_ids), reads),
+                reads.read_at,
+            ).where(reads.thread_id == source_id, reads.last_read_number >= first_number),
+        )
+    )
+    await db.execute(
+        update(ThreadRead)
+        .where(ThreadRead.thread_id == source_id, ThreadRead.last_read_number >= first_number)
+        .values(last_read_number=read_among(Post.id.not_in(moved_ids), ThreadRead))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def merge_threads(
+    db: AsyncSession,
+    member: Member,
+    source_id: Any,
+    target_id: Any,
+    *,
+    authorised: bool = False,
+) -> Thread:
+    """Move every post of one thread to the end of another, oldest first, and delete the
+    emptied thread (moderators; commits). Its watchers watch the target unless they chose a
+    level there; notifications follow their posts. Returns the target."""
+    source = await thread_for(db, member, source_id, authorised=authorised)
+    _may_move(member, authorised, "merge")
+    try:
+        target = await thread_for(db, member, target_id)
+    except ServiceError:
+        raise ServiceError(
+            "unknown_target", "No such thread to merge into.", 422, field="target_thread_id"
+        ) from None
+    if target.id == source.id:
+        raise ServiceError(
+            "invalid_target",
+            "A thread cannot be merged into itself.",
+            422,
+            field="target_thread_id",
+        )
+    _not_conversation(source, "merged")
+    _not_conversation(target, "merged into")
+    await _lock_threads(db, source.id, target.id)
+    posts = sorted(await _thread_posts(db, source.id), key=lambda row: (row.created_at, row.number))
+    last = await db.scalar(select(func.max(Post.number)).where(Post.thread_id == target.id))
+    await _renumber(db, target.id, posts, (last or 0) + 1)
+    await db.execute(
+        update(Notification)
+        .where(Notification.thread_id == source.id)
+        .values(thread_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    await _watch_from(
+        db,
+        target.id,
+        select(ThreadWatch.member_id, ThreadWatch.level).where(ThreadWatch.thread_id == source.id),
+    )
+    await _recount(db, target)
+    await _search_titles(db, [row.id for row in posts])
+    db.expunge(source)
+    await db.execute(delete(Thread).where(Thread.id == source.id))
+    emit(db, ThreadsMerged(source.id, target.id, member.id))
+    await db.commit()
+    return target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -925,17 +1310,24 @@ async def _read_up_to(
 
 
 async def post_for(
-    db: AsyncSession, member: Member, post_id: Any, *, deleted: bool = False
+    db: AsyncSession,
+    member: Member,
+    post_id: Any,
+    *,
+    deleted: bool = False,
+    authorised: bool = False,
 ) -> tuple[Post, Thread]:
     """A post in a thread ``member`` may see; deleted posts only for staff, or with
-    ``deleted`` (the caller then checks who may act on it)."""
+    ``deleted`` (the caller then checks who may act on it). ``authorised``: the caller
+    already decided ``member`` may act on it, seen or not."""
+    seen = true() if authorised else visibility.threads(member)
     query = (
         select(Post, Thread)
         .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.id == check_id(post_id, "post"), visibility.threads(member))
+        .where(Post.id == check_id(post_id, "post"), seen)
         .options(joinedload(Thread.category))
     )
-    if not deleted:
+    if not (deleted or authorised):
         query = query.where(visibility.posts(member))
     row = (await db.execute(query)).first()
     if row is None:
@@ -963,12 +1355,15 @@ async def edit_post(
     body: Any,
     site: dict[str, Any],
     title: Any = None,
+    *,
+    authorised: bool = False,
 ) -> tuple[Post, Thread]:
-    """Change a post (and, for the first post, its thread's title), keeping the old version."""
-    post, thread = await post_for(db, member, post_id)
-    if post.author_id != member.id and not member.is_staff:
+    """Change a post (and, for the first post, its thread's title), keeping the old version.
+    ``authorised``: the caller (a plugin) has checked that ``member`` moderates this post."""
+    post, thread = await post_for(db, member, post_id, authorised=authorised)
+    if post.author_id != member.id and not (member.is_staff or authorised):
         raise ServiceError("forbidden", "Only the author and moderators edit a post.", 403)
-    if not may_edit(member, post, site):
+    if not (authorised or may_edit(member, post, site)):
         minutes = int(site.get("edit_window_minutes", 1440))
         raise ServiceError(
             "edit_window_passed",
@@ -1030,11 +1425,14 @@ async def revisions(db: AsyncSession, member: Member, post_id: Any) -> tuple[Pos
     return post, list(rows.all())
 
 
-async def approve_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:
-    """Release a post (and, for an opening post, its thread) held for review: moderators only.
-    Notifications and live pages hear of it now, as if it had just been written."""
-    post, thread = await post_for(db, member, post_id)
-    if not member.is_staff:
+async def approve_post(
+    db: AsyncSession, member: Member, post_id: Any, *, authorised: bool = False
+) -> tuple[Post, Thread]:
+    """Release a post (and, for an opening post, its thread) held for review: moderators only
+    (or ``authorised`` by a plugin's rule). Notifications and live pages hear of it now, as if
+    it had just been written."""
+    post, thread = await post_for(db, member, post_id, authorised=authorised)
+    if not (member.is_staff or authorised):
         raise ServiceError("forbidden", "Only moderators approve posts.", 403)
     if post.held_at is None:
         return post, thread
@@ -1084,12 +1482,15 @@ async def held_posts(db: AsyncSession, member: Member, limit: int = 100) -> list
     return list(rows.all())
 
 
-async def delete_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[Post, Thread]:
-    """Soft-delete a post (its author or staff). Deleting the first post hides the thread,
-    unless a member deletes their own opening post after others replied: then the replies
-    stay readable and only the opening post goes."""
-    post, thread = await post_for(db, member, post_id)
-    if post.author_id != member.id and not member.is_staff:
+async def delete_post(
+    db: AsyncSession, member: Member, post_id: Any, *, authorised: bool = False
+) -> tuple[Post, Thread]:
+    """Soft-delete a post (its author, staff, or ``authorised`` by a plugin's rule). Deleting
+    the first post hides the thread, unless a member deletes their own opening post after
+    others replied: then the replies stay readable and only the opening post goes."""
+    post, thread = await post_for(db, member, post_id, authorised=authorised)
+    moderating = member.is_staff or authorised
+    if post.author_id != member.id and not moderating:
         raise ServiceError("forbidden", "Only the author and moderators delete a post.", 403)
     now = utcnow()
     post.deleted_at, post.deleted_by_id = now, member.id
@@ -1104,7 +1505,7 @@ async def delete_post(db: AsyncSession, member: Member, post_id: Any) -> tuple[P
             )
             .limit(1)
         )
-        if member.is_staff or not others_replied:
+        if moderating or not others_replied:
             thread.hidden_at = now
             emit(db, ThreadChanged(thread.id, member.id, "hidden", True))
     emit(db, PostDeleted(post_id=post.id, thread_id=thread.id, actor_id=member.id))

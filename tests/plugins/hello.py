@@ -1,7 +1,7 @@
-"""A tiny plugin using every register, event, visibility and slot hook: pages, an API route,
-a template, static files, a setting, a permission, an admin link, a command, an event type of
-its own, a job and a schedule. (Gates are in ``gatekeeper`` and ``doorman``; a table and its
-migrations in ``ledger``.)"""
+"""A tiny plugin using every register, event, visibility, slot and live hook: pages, an API
+route, a template, static files, a setting, a permission, an admin link, a command, an event
+type of its own, a job, a schedule and live channels. (Gates are in ``gatekeeper`` and
+``doorman``; a table and its migrations in ``ledger``.)"""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ MANIFEST = Manifest(
         "admin",
         "permissions",
         "commands",
+        "live",
     },
 )
 
@@ -183,3 +184,11 @@ def greet_command(name: str) -> None:
 @hookimpl
 def register_commands() -> list[Any]:
     return [greet_command]
+
+
+@hookimpl
+def live_channels(member: Any) -> list[str] | None:
+    """Everyone hears "greetings"; reviewers hear "reviews" too."""
+    if plugins.allowed(member, "hello.review"):
+        return ["greetings", "reviews"]
+    return ["greetings"]
