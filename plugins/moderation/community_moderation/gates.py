@@ -1,6 +1,6 @@
-"""The plugin's gates: silenced members first, then watched words (block, approve), spam
-heuristics and pre-approval; the strictest verdict wins. And the rewrite of censored and
-replaced words."""
+"""The plugin's gates: silenced members first, then categories that approve every post,
+watched words (block, approve), spam heuristics and pre-approval; the strictest verdict
+wins. And the rewrite of censored and replaced words."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_object_session
 from community import plugins
 from community.forum import conversations
 from community.plugins import Gate
-from community_moderation import penalties, spam, threads, words
+from community_moderation import categories, penalties, spam, threads, words
 
 
 async def check_post(member: Any, thread: Any, body: str, editing: bool) -> Gate | None:
@@ -25,8 +25,10 @@ async def check_post(member: Any, thread: Any, body: str, editing: bool) -> Gate
             refusal = await threads.slow_mode(db, member, thread, editing)
         if refusal is not None:
             return refusal
+        held = None if editing else await categories.approve_all(db, member, thread.category_id)
         return strictest(
             [
+                *([held] if held else []),
                 *await _words(db, [title, body], thread.category_id),
                 *await spam.check(
                     db,
@@ -47,8 +49,10 @@ async def check_thread(member: Any, category: Any, title: str, body: str) -> Gat
         refusal = await _silenced(db, member, None)
         if refusal is not None:
             return refusal
+        held = await categories.approve_all(db, member, category.id)
         return strictest(
             [
+                *([held] if held else []),
                 *await _words(db, [title, body], category.id),
                 *await spam.check(
                     db,

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Response, Template
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,9 +32,10 @@ from community.events import PostApproved, emit
 from community.forum import conversations, services
 from community.forum.models import Category, Post, Thread
 from community.web import render
-from community_moderation import audit, canned, flags, penalties
-from community_moderation.access import is_moderator, require_moderator
+from community_moderation import audit, canned, flags, penalties, wellbeing
+from community_moderation.access import in_moderated, is_moderator, require_moderation
 from community_moderation.events import ItemReviewed
+from community_moderation.live import announce
 from community_moderation.models import CLAIMED, HANDLED, OPEN, Appeal, Flag, Item, Penalty
 
 KINDS = ("flag", "held", "appeal", "unanswered", "watched")
@@ -84,7 +85,7 @@ async def open_item(
     score: float = 0.0,
 ) -> Item:
     """Put something in the inbox (flushes, no commit), or return the open or claimed item of
-    that kind already there for the same post."""
+    that kind already there for the same post. Moderators' pages hear of it on commit."""
     if kind not in KINDS:
         raise ValueError(f"unknown inbox item kind {kind!r}")
     if post is not None:
@@ -94,6 +95,7 @@ async def open_item(
             )
         )
         if existing is not None:
+            announce(db)  # a new flag changes its score
             return existing
     if member_id is None and post is not None:
         member_id = post.author_id
@@ -113,17 +115,19 @@ async def open_item(
     )
     db.add(item)
     await db.flush()
+    announce(db)
     return item
 
 
 def _scope(member: Member) -> Any:
-    """The items ``member`` moderates: every item, for the staff."""
-    return Item.state.in_((OPEN, CLAIMED))
+    """The open items ``member`` moderates: every one for the staff, those of their
+    categories for a category moderator (appeals and private messages have none)."""
+    return and_(Item.state.in_((OPEN, CLAIMED)), in_moderated(member, Item.category_id))
 
 
 async def open_count(db: AsyncSession, member: Member) -> int:
     """How many items wait for ``member`` (0 for members who do not moderate)."""
-    if not is_moderator(member):
+    if member is None or not (is_moderator(member) or member.groups):
         return 0
     return await db.scalar(select(func.count()).select_from(Item).where(_scope(member))) or 0
 
@@ -335,16 +339,20 @@ def handled_elsewhere() -> ServiceError:
     return ServiceError("conflict", "Someone else handled this item.", 409)
 
 
-def parse_decision(action: Any, data: dict[str, Any]) -> Decision:
-    if action not in ACTIONS:
-        raise ServiceError("invalid_action", f"Actions are: {', '.join(ACTIONS)}.", 422)
-    version = data.get("version")
+def parse_version(version: Any) -> int:
     if isinstance(version, str) and version.strip().isdigit():
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ServiceError(
             "invalid_version", "Send the item's version as you saw it.", 422, field="version"
         )
+    return version
+
+
+def parse_decision(action: Any, data: dict[str, Any]) -> Decision:
+    if action not in ACTIONS:
+        raise ServiceError("invalid_action", f"Actions are: {', '.join(ACTIONS)}.", 422)
+    version = parse_version(data.get("version"))
     reason = data.get("reason") or ""
     if not isinstance(reason, str) or len(reason) > 2000:
         raise ServiceError(
@@ -380,12 +388,18 @@ async def act(
 ) -> Item:
     """Do ``decision`` on the item (commits): 404 unknown item, 409 when it changed, was
     handled, or is claimed by another moderator."""
-    item = await db.get(Item, services.check_id(item_id, "item"))
+    item = await db.scalar(
+        select(Item).where(
+            Item.id == services.check_id(item_id, "item"),
+            in_moderated(moderator, Item.category_id),
+        )
+    )
     if item is None:
         raise services.not_found("item")
     _check_current(item, moderator, decision)
     before = {"state": item.state, "version": item.version, "claimed_by_id": item.claimed_by_id}
     await _advance(db, item, moderator, decision)
+    announce(db)
     await db.refresh(item)
     after = {"state": item.state, "version": item.version, "resolution": item.resolution}
     audit.record(
@@ -426,7 +440,7 @@ async def _advance(db: AsyncSession, item: Item, moderator: Member, decision: De
         values.update(state=CLAIMED, claimed_by_id=moderator.id)
     elif decision.action == "unclaim":
         values.update(state=OPEN, claimed_by_id=None)
-    else:
+    elif decision.action != "edit":  # an edit leaves the item open; its version moves on
         values.update(
             state=HANDLED,
             handled_by_id=moderator.id,
@@ -498,7 +512,7 @@ async def _approve(db: AsyncSession, moderator: Member, post_: Post, thread: Thr
             thread.held_at = None
         emit(db, PostApproved(post_id=post_.id, thread_id=thread.id, actor_id=moderator.id))
         return
-    await services.approve_post(db, moderator, post_.id)
+    await services.approve_post(db, moderator, post_.id, authorised=True)  # act() checked
 
 
 async def _delete(db: AsyncSession, moderator: Member, post_: Post, thread: Thread) -> None:
@@ -507,7 +521,7 @@ async def _delete(db: AsyncSession, moderator: Member, post_: Post, thread: Thre
         # the message is held (hidden from the other participants) instead.
         await services.hold_post(db, post_, thread, "Removed by a moderator.", actor=moderator)
         return
-    await services.delete_post(db, moderator, post_.id)
+    await services.delete_post(db, moderator, post_.id, authorised=True)  # act() checked
 
 
 async def _reject(
@@ -543,11 +557,86 @@ async def _reject(
 
 
 # ---------------------------------------------------------------------------------------------
+# Editing the post
+
+
+async def edit(
+    db: AsyncSession, moderator: Member, item_id: Any, data: dict[str, Any], site: dict[str, Any]
+) -> Item:
+    """Edit the item's post (and its thread's title, for a first post) through the core's
+    edit, which keeps the earlier version; audited. The item stays open, but its version
+    moves on, so nobody approves a text they did not see. Commits; 409 as for actions."""
+    version = parse_version(data.get("version"))
+    item = await db.scalar(
+        select(Item).where(
+            Item.id == services.check_id(item_id, "item"),
+            in_moderated(moderator, Item.category_id),
+        )
+    )
+    if item is None:
+        raise services.not_found("item")
+    _check_current(item, moderator, Decision("edit", version))
+    post_, thread = await _editable(db, item)
+    before, after = _edit_change(post_, thread, data, site)
+    await _advance(db, item, moderator, Decision("edit", version))
+    audit.record(
+        db,
+        moderator,
+        "post.edit",
+        "post",
+        post_.id,
+        before=before,
+        after={**after, "item_id": item.id},
+    )
+    announce(db)
+    await services.edit_post(
+        db, moderator, post_.id, after["body"], site, after.get("title"), authorised=True
+    )
+    await db.refresh(item)
+    return item
+
+
+async def _editable(db: AsyncSession, item: Item) -> tuple[Post, Thread]:
+    post_ = await db.get(Post, item.post_id) if item.post_id else None
+    thread = await db.get(Thread, post_.thread_id) if post_ is not None else None
+    if post_ is None or thread is None:
+        raise ServiceError("no_post", "This item is about no post to edit.", 422)
+    if post_.deleted_at is not None:
+        raise ServiceError("deleted", "The post is deleted.", 422)
+    if thread.is_conversation:
+        raise ServiceError(
+            "private", "Moderators do not edit private messages: hide or delete it instead.", 422
+        )
+    return post_, thread
+
+
+def _edit_change(
+    post_: Post, thread: Thread, data: dict[str, Any], site: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The post's text before and after (with the title, for a first post), or 422."""
+    body = services.check_body(data.get("body"), site)
+    title = data.get("title")
+    if title not in (None, "") and post_.number != 1:
+        raise ServiceError(
+            "invalid_title", "Only a thread's first post has a title.", 422, field="title"
+        )
+    before, after = {"body": post_.body}, {"body": body}
+    if post_.number == 1:
+        before["title"] = thread.title
+        after["title"] = services.check_title(title) if title not in (None, "") else thread.title
+    if after == before:
+        raise ServiceError("unchanged", "The post is unchanged.", 422)
+    return before, after
+
+
+# ---------------------------------------------------------------------------------------------
 # Pages
 
 
-async def _categories(db: AsyncSession) -> list[Category]:
-    return list((await db.scalars(select(Category).order_by(Category.name))).all())
+async def _categories(db: AsyncSession, member: Member) -> list[Category]:
+    """The categories to filter by: those ``member`` moderates."""
+    query = select(Category).where(in_moderated(member, Category.id)).order_by(Category.name)
+    return list((await db.scalars(query)).all())
 
 
 async def _inbox_page(
@@ -565,13 +654,14 @@ async def _inbox_page(
         views=await list_items(db, member, filters),
         filters=filters,
         kinds=KIND_LABELS,
-        categories=await _categories(db),
+        categories=await _categories(db, member),
         canned_replies=await canned.list_canned(db),
         error=error,
+        me_away=await wellbeing.is_away(db, member),
     )
 
 
-@get("/", guards=[require_moderator])
+@get("/", guards=[require_moderation])
 async def inbox_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
@@ -588,7 +678,7 @@ async def inbox_page(
     return await _inbox_page(request, db, member, filters)
 
 
-@get("/queue", guards=[require_moderator])
+@get("/queue", guards=[require_moderation])
 async def queue_fragment(
     request: Request[Any, Any, Any],
     db: AsyncSession,
@@ -609,7 +699,7 @@ async def queue_fragment(
     )
 
 
-@get("/badge", guards=[require_moderator])
+@get("/badge", guards=[require_moderation])
 async def badge(db: AsyncSession, member: Member) -> Response[str]:
     """The header badge: how many items wait (empty when none)."""
     count = await open_count(db, member)
@@ -617,7 +707,7 @@ async def badge(db: AsyncSession, member: Member) -> Response[str]:
     return Response(html, media_type="text/html")
 
 
-@post("/items/{item_id:int}/{action:str}", guards=[require_moderator])
+@post("/items/{item_id:int}/{action:str}", guards=[require_moderation])
 async def act_from_form(
     request: Request[Any, Any, Any],
     db: AsyncSession,
@@ -637,11 +727,26 @@ async def act_from_form(
     return Redirect(f"/p/moderation/{back}", status_code=303)
 
 
+@post("/items/{item_id:int}/edit", guards=[require_moderation])
+async def edit_from_form(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, item_id: int, data: Form
+) -> Any:
+    fields = {key: text(data, key) for key in ("version", "body", "title")}
+    back = text(data, "back")
+    back = back if BACK_RE.fullmatch(back) else ""
+    try:
+        await edit(db, member, item_id, fields, request.state.site)
+    except ServiceError as error:
+        await undo(db, member)
+        return await _inbox_page(request, db, member, Filters(), error.status, error.detail)
+    return Redirect(f"/p/moderation/{back}#item-{item_id}", status_code=303)
+
+
 # ---------------------------------------------------------------------------------------------
 # API
 
 
-@get("/queue", guards=[require_moderator])
+@get("/queue", guards=[require_moderation])
 async def queue_api(
     db: AsyncSession,
     member: Member,
@@ -654,7 +759,7 @@ async def queue_api(
     return {"items": [view_json(view) for view in await list_items(db, member, filters)]}
 
 
-@post("/queue/{item_id:int}/{action:str}", guards=[require_moderator], status_code=200)
+@post("/queue/{item_id:int}/{action:str}", guards=[require_moderation], status_code=200)
 async def act_api(
     request: Request[Any, Any, Any],
     db: AsyncSession,
@@ -670,5 +775,20 @@ async def act_api(
     return item_json(item, subject, claimer)
 
 
-routes: list[Any] = [inbox_page, queue_fragment, badge, act_from_form]
-api_routes: list[Any] = [queue_api, act_api]
+@post("/queue/{item_id:int}/edit", guards=[require_moderation], status_code=200)
+async def edit_api(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    member: Member,
+    item_id: int,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """``{"version", "body", "title"?}``: the item, still open, with its new version."""
+    item = await edit(db, member, item_id, data, request.state.site)
+    subject = await db.get(Member, item.member_id) if item.member_id else None
+    claimer = await db.get(Member, item.claimed_by_id) if item.claimed_by_id else None
+    return item_json(item, subject, claimer)
+
+
+routes: list[Any] = [inbox_page, queue_fragment, badge, act_from_form, edit_from_form]
+api_routes: list[Any] = [queue_api, act_api, edit_api]

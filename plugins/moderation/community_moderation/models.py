@@ -174,3 +174,21 @@ class Away(Base):
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CategoryRule(Base):
+    """How one category is moderated: the group whose members moderate it (its inbox items,
+    watched words and thread tools, nothing beyond), and whether every post waits for one of
+    them."""
+
+    __tablename__ = "moderation_categories"
+
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True
+    )
+    moderator_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
+    approve_all: Mapped[bool] = mapped_column(default=False)
+    """Every new thread and reply is held for approval (staff, the category's moderators and
+    the bypass groups excepted)."""

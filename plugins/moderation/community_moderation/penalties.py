@@ -31,6 +31,7 @@ from community.web import render
 from community_moderation import audit, audit_views, inbox
 from community_moderation.access import is_moderator, require_moderator
 from community_moderation.events import ItemReviewed, MemberWarned
+from community_moderation.live import announce
 from community_moderation.models import CLAIMED, HANDLED, OPEN, Appeal, Item, Penalty
 
 KINDS = ("warn", "silence", "suspend")
@@ -567,6 +568,7 @@ async def _settle_item(db: AsyncSession, appeal_row: Appeal, actor: Member) -> N
     now = utcnow()
     item.state, item.resolution = HANDLED, f"appeal {appeal_row.outcome}"
     item.handled_by_id, item.handled_at, item.version = actor.id, now, item.version + 1
+    announce(db)
     emit(
         db,
         ItemReviewed(

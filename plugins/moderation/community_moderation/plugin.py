@@ -9,7 +9,7 @@ from community import hookimpl
 from community.events import Event
 from community.jobs import Job, Schedule
 from community.plugins import Gate, Manifest, NavItem
-from community_moderation import events, gates, models, routes, tasks
+from community_moderation import events, gates, live, models, routes, tasks
 from community_moderation.settings import Settings
 
 HERE = Path(__file__).parent
@@ -33,6 +33,7 @@ MANIFEST = Manifest(
         "events",
         "gates",
         "slots",
+        "live",
         "read-private-content",
     },
 )
@@ -65,7 +66,10 @@ def register_settings() -> type:
 
 @hookimpl
 def register_admin_pages() -> list[NavItem]:
-    return [NavItem("Moderation", "/p/moderation/")]
+    return [
+        NavItem("Moderation", "/p/moderation/"),
+        NavItem("Moderation categories", "/p/moderation/categories"),
+    ]
 
 
 @hookimpl
@@ -106,3 +110,8 @@ async def track_event(event: Event) -> None:
 @hookimpl
 def render_slot(slot: Any, context: dict[str, Any]) -> str | None:
     return tasks.render_slot(slot, context)
+
+
+@hookimpl
+async def live_channels(member: Any) -> list[str] | None:
+    return await live.live_channels(member)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from community_moderation import canned, flags, inbox, penalties, threads, wellbeing, words
+from community_moderation import (
+    canned,
+    categories,
+    flags,
+    inbox,
+    penalties,
+    split,
+    threads,
+    wellbeing,
+    words,
+)
 
 PAGES: list[Any] = [
     *inbox.routes,
@@ -13,7 +23,9 @@ PAGES: list[Any] = [
     *penalties.routes,
     *canned.routes,
     *threads.routes,
+    *split.routes,
     *wellbeing.routes,
+    *categories.routes,
 ]
 API: list[Any] = [
     *inbox.api_routes,
@@ -22,5 +34,7 @@ API: list[Any] = [
     *penalties.api_routes,
     *canned.api_routes,
     *threads.api_routes,
+    *split.api_routes,
     *wellbeing.api_routes,
+    *categories.api_routes,
 ]

@@ -4,6 +4,7 @@ new member's first posts. Each check answers a Gate or None; gates.py combines t
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,8 +47,10 @@ def count_mentions(text: str) -> int:
     return len({name.lower() for name in MENTION_RE.findall(text)})
 
 
+@functools.lru_cache(maxsize=4096)
 def same_text(text: str) -> str:
-    """What two posts compare equal by: normalised, whitespace collapsed."""
+    """What two posts compare equal by: normalised, whitespace collapsed. (Cached: the
+    duplicate check compares a member's recent posts with each new one.)"""
     return " ".join(normalise(text).split())
 
 

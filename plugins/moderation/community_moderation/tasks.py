@@ -16,7 +16,7 @@ from community.events import Event, PostCreated, PostEdited
 from community.forum.models import Post, Thread
 from community.jobs import Job, JobContext, Schedule
 from community.web.slots import Slot
-from community_moderation import flags, inbox, threads, words
+from community_moderation import flags, inbox, live, threads, words
 from community_moderation.access import is_moderator
 from community_moderation.models import Item
 
@@ -41,7 +41,9 @@ async def track_event(event: Event) -> None:
         if found is None:
             return
         post, thread = found
-        if post.held_at is not None:
+        # A moderator's edit of a held post is made from its inbox item: no second item.
+        by_author = not isinstance(event, PostEdited) or event.editor_id == post.author_id
+        if post.held_at is not None and by_author:
             await inbox.open_item(
                 db,
                 "held",
@@ -115,15 +117,43 @@ SCHEDULES = [
 # -- slots -----------------------------------------------------------------------------------
 
 
+def inbox_link() -> str:
+    # The count comes from inbox.badge, asked again whenever the inbox changes (and every
+    # few minutes, should the live stream drop).
+    return (
+        '<a href="/p/moderation/" class="moderation-inbox">Inbox <span '
+        'hx-get="/p/moderation/badge" hx-swap="innerHTML" '
+        f'hx-trigger="load, sse:{live.EVENT}, every 300s"></span></a>'
+    )
+
+
+def _lazy_link(slot: Slot, thread: Any) -> str | None:
+    """For a member in a group, perhaps a category's moderator: slots cannot ask the database,
+    so the page asks (categories.py answers with the link, or nothing)."""
+    if slot is Slot.nav:
+        return '<span hx-get="/p/moderation/nav" hx-trigger="load" hx-swap="outerHTML"></span>'
+    if slot is Slot.thread_header and thread is not None:
+        lazy = Markup(
+            '<span hx-get="/p/moderation/threads/{}/link" hx-trigger="load" hx-swap="outerHTML">'
+            "</span>"
+        )
+        return str(lazy.format(thread.id))
+    return None
+
+
 def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
     member = context.get("member")
     if slot is Slot.nav and is_moderator(member):
-        # The count comes from inbox.badge, asked again every 30 seconds.
-        return (
-            '<a href="/p/moderation/" class="moderation-inbox">Inbox <span '
-            'hx-get="/p/moderation/badge" hx-trigger="load, every 30s" hx-swap="innerHTML">'
-            "</span></a>"
-        )
+        return inbox_link()
+    if member is not None and not is_moderator(member) and member.groups:
+        lazy = _lazy_link(slot, context.get("thread"))
+        if lazy is not None:
+            return lazy
+    if slot is Slot.settings and member is not None:
+        return '<p><a href="/p/moderation/my-penalties" class="my-penalties">My penalties</a></p>'
+    person = getattr(context.get("profile"), "member", None)
+    if slot is Slot.profile and member is not None and getattr(person, "id", None) == member.id:
+        return '<a href="/p/moderation/my-penalties" class="my-penalties">My penalties</a>'
     thread = context.get("thread")
     if slot is Slot.thread_header and is_moderator(member) and thread is not None:
         # Slots get no CSRF token: the form lives on the tools page.

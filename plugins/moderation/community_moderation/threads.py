@@ -23,12 +23,17 @@ from community.accounts.routes import Form, text
 from community.db import utcnow
 from community.errors import ServiceError
 from community.forum import services
-from community.forum.models import Post, Thread
+from community.forum.models import Category, Post, Thread
 from community.jobs import JobContext
 from community.plugins import Gate
 from community.web import render
-from community_moderation import audit
-from community_moderation.access import require_moderator
+from community_moderation import audit, split
+from community_moderation.access import (
+    in_moderated,
+    is_moderator,
+    moderates_category,
+    require_moderation,
+)
 from community_moderation.models import ThreadSettings
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,21 @@ async def slow_mode(db: AsyncSession, member: Any, thread: Any, editing: bool) -
     if wait <= 0:
         return None
     return Gate.reject(f"Slow mode: you can post here again in {int(wait) + 1} seconds.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Whose thread
+
+
+async def thread_in_scope(db: AsyncSession, member: Member, thread_id: Any) -> Thread:
+    """A thread ``member`` may use the tools on: any thread they can see for staff, a thread
+    of a category they moderate for its moderators (hidden or held ones too); else 404."""
+    if is_moderator(member):
+        return await services.thread_for(db, member, thread_id)
+    thread = await services.thread_for(db, member, thread_id, authorised=True)
+    if not await moderates_category(db, member, thread.category_id):
+        raise services.not_found()
+    return thread
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +142,7 @@ async def configure(
     """Set slow mode and the close timer of a thread the moderator can see (commits): 404
     for a thread they cannot see, 422 with every reason for bad values. ``changes`` may hold
     ``slow_seconds`` and ``close_at`` (an aware datetime, or None to clear the timer)."""
-    thread = await services.thread_for(db, moderator, thread_id)
+    thread = await thread_in_scope(db, moderator, thread_id)
     current = await settings_for(db, thread.id)
     if current is None:
         current = ThreadSettings(thread_id=thread.id, slow_seconds=0, close_at=None)
@@ -254,8 +274,12 @@ async def _close(db: AsyncSession, thread_id: int, set_by_id: int | None, now: d
         after={"locked": True},
         reason="Closed on its timer.",
     )
+    category_id = await db.scalar(select(Thread.category_id).where(Thread.id == thread_id))
+    authorised = await moderates_category(db, moderator, category_id)
     try:
-        await services.moderate_thread(db, moderator, thread_id, {"locked": True})
+        await services.moderate_thread(
+            db, moderator, thread_id, {"locked": True}, authorised=authorised
+        )
     except ServiceError as error:  # the thread went, or the moderator is no longer one
         log.warning("thread %s: not locked on its timer: %s", thread_id, error.detail)
         await db.rollback()
@@ -273,6 +297,96 @@ async def _drop_timer(db: AsyncSession, thread_id: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Lock, pin, hide and move (the core's moderate_thread, for category moderators too)
+
+PIN_CHOICES = ("none", "category", "global")
+FLAGS = ("locked", "hidden")
+FORM_FLAGS = {"1": True, "0": False, "true": True, "false": False}
+
+
+def thread_state(thread: Thread) -> dict[str, Any]:
+    return {
+        "locked": thread.locked_at is not None,
+        "hidden": thread.hidden_at is not None,
+        "pinned": thread.pinned or "none",
+        "category_id": thread.category_id,
+    }
+
+
+def parse_moderation(data: Any) -> dict[str, Any]:
+    """Changes to lock, hide, pin or move a thread from a JSON body or a form (flags as true,
+    false, "1" or "0"), or 422 listing every reason."""
+    if not isinstance(data, dict):
+        raise ServiceError("invalid_body", "Send a JSON object.", 422)
+    changes: dict[str, Any] = {}
+    reasons: list[str] = []
+    unknown = sorted(set(data) - {*FLAGS, "pinned", "category_id"})
+    if unknown:
+        reasons.append(f"Unknown fields: {', '.join(unknown)}.")
+    for flag in FLAGS:
+        if flag in data:
+            value = data[flag]
+            if isinstance(value, str):
+                value = FORM_FLAGS.get(value.strip().lower(), value)
+            if isinstance(value, bool):
+                changes[flag] = value
+            else:
+                reasons.append(f"{flag} is true or false.")
+    if "pinned" in data:
+        pinned = data["pinned"]
+        if isinstance(pinned, bool) or pinned is None:
+            pinned = "category" if pinned else "none"
+        if isinstance(pinned, str) and pinned in PIN_CHOICES:
+            changes["pinned"] = pinned
+        else:
+            reasons.append('pinned is "none", "category" or "global".')
+    if "category_id" in data:
+        try:
+            changes["category_id"] = services.check_id(data["category_id"], "category")
+        except ServiceError:
+            reasons.append("category_id is the id of a category.")
+    if not changes and not reasons:
+        reasons.append("Say what to change: locked, hidden, pinned or category_id.")
+    if reasons:
+        raise ServiceError("invalid_change", " ".join(reasons), 422, reasons=reasons)
+    return changes
+
+
+async def moderate(
+    db: AsyncSession, moderator: Member, thread_id: Any, changes: dict[str, Any]
+) -> Thread:
+    """Lock, hide, pin or move a thread in the moderator's scope (commits, audited). A
+    category's moderators pin within the category and move only to categories they
+    moderate: 403 beyond."""
+    thread = await thread_in_scope(db, moderator, thread_id)
+    if not is_moderator(moderator):
+        if changes.get("pinned") == "global":
+            raise ServiceError("forbidden", "Only staff pin a thread on every page.", 403)
+        target = changes.get("category_id", thread.category_id)
+        if not await moderates_category(db, moderator, target):
+            raise ServiceError(
+                "forbidden", "You can move threads only to categories you moderate.", 403
+            )
+    before = thread_state(thread)
+    after = {**before, **changes}
+    changed = [key for key in before if before[key] != after[key]]
+    if changed:
+        audit.record(
+            db,
+            moderator,
+            "thread.moderate",
+            "thread",
+            thread.id,
+            before={key: before[key] for key in changed},
+            after={key: after[key] for key in changed},
+        )
+    core = {**changes}
+    if core.get("pinned") == "none":
+        core["pinned"] = None
+    return await services.moderate_thread(db, moderator, thread.id, core, authorised=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # Pages
 
 
@@ -283,7 +397,24 @@ async def _tools_page(
     status_code: int = 200,
     error: str | None = None,
 ) -> Template:
-    return render_tools(request, thread, await settings_for(db, thread.id), status_code, error)
+    member = request.scope.get("user")
+    return render_tools(
+        request,
+        thread,
+        await settings_for(db, thread.id),
+        status_code,
+        error,
+        state=thread_state(thread),
+        destinations=await _destinations(db, member),
+        **await split.choices(db, thread),
+        global_pin=is_moderator(member),
+    )
+
+
+async def _destinations(db: AsyncSession, member: Member) -> list[Category]:
+    """The categories ``member`` may move a thread to: those they moderate."""
+    query = select(Category).where(in_moderated(member, Category.id))
+    return list((await db.scalars(query.order_by(Category.position, Category.name))).all())
 
 
 def render_tools(
@@ -292,6 +423,7 @@ def render_tools(
     current: ThreadSettings | None,
     status_code: int = 200,
     error: str | None = None,
+    **extra: Any,
 ) -> Template:
     return render(
         request,
@@ -300,27 +432,44 @@ def render_tools(
         thread=thread,
         current=settings_json(current),
         error=error,
+        **extra,
     )
 
 
-@get("/threads/{thread_id:int}", guards=[require_moderator])
+@get("/threads/{thread_id:int}", guards=[require_moderation])
 async def tools_page(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, thread_id: int
 ) -> Template:
-    thread = await services.thread_for(db, member, thread_id)
+    thread = await thread_in_scope(db, member, thread_id)
     return await _tools_page(request, db, thread)
 
 
-@post("/threads/{thread_id:int}", guards=[require_moderator])
+@post("/threads/{thread_id:int}", guards=[require_moderation])
 async def tools_from_form(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, thread_id: int, data: Form
 ) -> Any:
-    thread = await services.thread_for(db, member, thread_id)
+    thread = await thread_in_scope(db, member, thread_id)
     try:
         await configure(db, member, thread.id, parse_form_changes(data))
     except ServiceError as error:
         await undo(db, member)
-        thread = await services.thread_for(db, member, thread_id)
+        thread = await thread_in_scope(db, member, thread_id)
+        return await _tools_page(request, db, thread, error.status, error.detail)
+    return Redirect(f"/p/moderation/threads/{thread_id}", status_code=303)
+
+
+@post("/threads/{thread_id:int}/moderate", guards=[require_moderation])
+async def moderate_from_form(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, thread_id: int, data: Form
+) -> Any:
+    """Lock, hide, pin or move from the tools page (the fields the form sent)."""
+    fields = {key: text(data, key) for key in (*FLAGS, "pinned", "category_id")}
+    try:
+        changes = parse_moderation({k: v for k, v in fields.items() if v})
+        await moderate(db, member, thread_id, changes)
+    except ServiceError as error:
+        await undo(db, member)
+        thread = await thread_in_scope(db, member, thread_id)
         return await _tools_page(request, db, thread, error.status, error.detail)
     return Redirect(f"/p/moderation/threads/{thread_id}", status_code=303)
 
@@ -329,20 +478,31 @@ async def tools_from_form(
 # API
 
 
-@get("/threads/{thread_id:int}", guards=[require_moderator])
+@get("/threads/{thread_id:int}", guards=[require_moderation])
 async def settings_api(db: AsyncSession, member: Member, thread_id: int) -> dict[str, Any]:
-    thread = await services.thread_for(db, member, thread_id)
+    thread = await thread_in_scope(db, member, thread_id)
     return {"thread_id": thread.id, **settings_json(await settings_for(db, thread.id))}
 
 
-@post("/threads/{thread_id:int}", guards=[require_moderator], status_code=200)
+@post("/threads/{thread_id:int}", guards=[require_moderation], status_code=200)
 async def configure_api(
     db: AsyncSession, member: Member, thread_id: int, data: dict[str, Any]
 ) -> dict[str, Any]:
-    await services.thread_for(db, member, thread_id)  # 404 before 422
+    await thread_in_scope(db, member, thread_id)  # 404 before 422
     current = await configure(db, member, thread_id, parse_api_changes(data))
     return {"thread_id": thread_id, **settings_json(current)}
 
 
-routes: list[Any] = [tools_page, tools_from_form]
-api_routes: list[Any] = [settings_api, configure_api]
+@post("/threads/{thread_id:int}/moderate", guards=[require_moderation], status_code=200)
+async def moderate_api(
+    db: AsyncSession, member: Member, thread_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Lock, hide, pin or move: {"locked": true, "hidden": false, "pinned": "category",
+    "category_id": 3}, any of them."""
+    await thread_in_scope(db, member, thread_id)  # 404 before 422
+    thread = await moderate(db, member, thread_id, parse_moderation(data))
+    return {"thread_id": thread.id, **thread_state(thread)}
+
+
+routes: list[Any] = [tools_page, tools_from_form, moderate_from_form]
+api_routes: list[Any] = [settings_api, configure_api, moderate_api]

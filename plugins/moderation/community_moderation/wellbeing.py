@@ -19,6 +19,7 @@ from community.errors import ServiceError
 from community.web import render
 from community_moderation import audit
 from community_moderation.access import require_moderator
+from community_moderation.live import announce
 from community_moderation.models import CLAIMED, OPEN, Away, Item
 
 WORKLOAD_DAYS = 14
@@ -110,6 +111,7 @@ async def unclaim_all(db: AsyncSession, moderator: Member) -> int:
         if not result.rowcount:  # type: ignore[attr-defined]
             continue  # acted on meanwhile
         unclaimed += 1
+        announce(db)
         audit.record(
             db,
             moderator,
@@ -148,8 +150,10 @@ async def workload_page(
 
 @post("/away", guards=[require_moderator])
 async def away_from_form(db: AsyncSession, member: Member, data: Form) -> Redirect:
+    """From the workload page, or the inbox's (``next=inbox``), back to it."""
     await set_away(db, member, text(data, "away") == "1")
-    return Redirect("/p/moderation/workload", status_code=303)
+    back = "/p/moderation/" if text(data, "next") == "inbox" else "/p/moderation/workload"
+    return Redirect(back, status_code=303)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,9 +24,15 @@ from community.accounts.routes import Form, text
 from community.accounts.services import MAX_ID
 from community.errors import ServiceError
 from community.forum import services as forum
+from community.forum.models import Category
 from community.web import render
 from community_moderation import audit
-from community_moderation.access import require_moderator
+from community_moderation.access import (
+    in_moderated,
+    is_moderator,
+    moderated_categories,
+    require_moderation,
+)
 from community_moderation.models import Word
 
 ACTIONS = {
@@ -165,7 +171,8 @@ def _needle(pattern: str) -> str:
 class Match:
     """A watched word found in a text: ``start``/``end`` index the text as given (NFC)."""
 
-    word: Word
+    word: Any
+    """The word's row (id, pattern, action, replacement, category_id)."""
     start: int
     end: int
     found: str
@@ -176,16 +183,18 @@ class Match:
         return self.word.action
 
 
-async def words_for(db: AsyncSession, category_id: int | None) -> list[Word]:
+async def words_for(db: AsyncSession, category_id: int | None) -> list[Any]:
     """The site-wide words, and those of ``category_id`` (one query: a moderator's change
-    applies to the very next post)."""
+    applies to the very next post), as rows of the columns matching needs (id, pattern,
+    action, replacement, category_id), which load several times faster than entities."""
     scope = Word.category_id.is_(None)
     if category_id is not None:
         scope = or_(scope, Word.category_id == category_id)
-    return list((await db.scalars(select(Word).where(scope).order_by(Word.id))).all())
+    columns = (Word.id, Word.pattern, Word.action, Word.replacement, Word.category_id)
+    return list((await db.execute(select(*columns).where(scope).order_by(Word.id))).all())
 
 
-def find(words: list[Word], text: str) -> list[Match]:
+def find(words: list[Any], text: str) -> list[Match]:
     """Every occurrence of ``words`` in ``text``, in order; indexes are into the NFC text."""
     source = unicodedata.normalize("NFC", text)
     found: dict[tuple[int, int, int], Match] = {}
@@ -212,7 +221,7 @@ async def scan(db: AsyncSession, text: str, category_id: int | None) -> list[Mat
     return first_per_word(find(await words_for(db, category_id), text))
 
 
-def rewrite(words: list[Word], text: str) -> str | None:
+def rewrite(words: list[Any], text: str) -> str | None:
     """``text`` with its censored words masked and replaced words replaced; None when none
     occurs. Overlapping matches: the earlier (then the longer) wins."""
     source = unicodedata.normalize("NFC", text)
@@ -311,20 +320,39 @@ def _replacement(value: Any, action: str) -> str:
 
 
 async def _category(db: AsyncSession, moderator: Member, value: Any) -> int | None:
-    """The category a list is scoped to (None: site-wide)."""
+    """The category a list is scoped to (None: site-wide, for staff only). A category's
+    moderators manage their categories' lists and no other."""
     if value in (None, "", "0", 0):
+        if not is_moderator(moderator):
+            raise _not_yours()
         return None
     try:
-        category = await forum.category_for(db, moderator, value)
+        category_id = forum.check_id(value, "category")
     except ServiceError:
-        raise ServiceError(
-            "unknown_category", "No such category.", 422, field="category_id"
-        ) from None
+        category_id = None
+    category = await db.get(Category, category_id) if category_id is not None else None
+    if category is None:
+        raise ServiceError("unknown_category", "No such category.", 422, field="category_id")
+    if not is_moderator(moderator) and category.id not in await moderated_categories(db, moderator):
+        raise _not_yours()
     return category.id
 
 
+def _not_yours() -> ServiceError:
+    return ServiceError(
+        "forbidden",
+        "You manage the watched words of the categories you moderate, not the site-wide list.",
+        403,
+        field="category_id",
+    )
+
+
 async def delete_word(db: AsyncSession, moderator: Member, word_id: int) -> Word:
-    word = await db.get(Word, word_id) if 0 < word_id <= MAX_ID else None
+    word = None
+    if 0 < word_id <= MAX_ID:
+        word = await db.scalar(
+            select(Word).where(Word.id == word_id, in_moderated(moderator, Word.category_id))
+        )
     if word is None:
         raise ServiceError("not_found", "No such watched word.", 404)
     audit.record(db, moderator, "word.delete", "word", word.id, before=word_json(word))
@@ -333,8 +361,11 @@ async def delete_word(db: AsyncSession, moderator: Member, word_id: int) -> Word
     return word
 
 
-async def list_words(db: AsyncSession) -> list[Word]:
-    return list((await db.scalars(select(Word).order_by(Word.category_id, Word.pattern))).all())
+async def list_words(db: AsyncSession, member: Member) -> list[Word]:
+    """The words ``member`` manages: all for staff, their categories' for a category's
+    moderators."""
+    query = select(Word).where(in_moderated(member, Word.category_id))
+    return list((await db.scalars(query.order_by(Word.category_id, Word.pattern))).all())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,11 +382,15 @@ async def _words_page(
     context.setdefault("error", None)
     context.setdefault("form", {})
     categories = await forum.list_categories(db, member)
+    if not is_moderator(member):
+        mine = await moderated_categories(db, member)
+        categories = [category for category in categories if category.id in mine]
     return render(
         request,
         "moderation/words.html",
         status_code=status_code,
-        words=await list_words(db),
+        words=await list_words(db, member),
+        site_wide=is_moderator(member),
         categories=categories,
         category_names={c.id: c.name for c in categories},
         actions=ACTIONS,
@@ -363,12 +398,12 @@ async def _words_page(
     )
 
 
-@get("/words", guards=[require_moderator])
+@get("/words", guards=[require_moderation])
 async def words_page(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> Template:
     return await _words_page(request, db, member)
 
 
-@post("/words", guards=[require_moderator])
+@post("/words", guards=[require_moderation])
 async def add_word_form(
     request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: Form
 ) -> Template | Redirect:
@@ -380,23 +415,23 @@ async def add_word_form(
     return Redirect("/p/moderation/words")
 
 
-@post("/words/{word_id:int}/delete", guards=[require_moderator])
+@post("/words/{word_id:int}/delete", guards=[require_moderation])
 async def delete_word_form(db: AsyncSession, member: Member, word_id: int) -> Redirect:
     await delete_word(db, member, word_id)
     return Redirect("/p/moderation/words")
 
 
-@get("/watched-words", guards=[require_moderator])
-async def list_words_api(db: AsyncSession) -> dict[str, Any]:
-    return {"words": [word_json(word) for word in await list_words(db)]}
+@get("/watched-words", guards=[require_moderation])
+async def list_words_api(db: AsyncSession, member: Member) -> dict[str, Any]:
+    return {"words": [word_json(word) for word in await list_words(db, member)]}
 
 
-@post("/watched-words", guards=[require_moderator], status_code=201)
+@post("/watched-words", guards=[require_moderation], status_code=201)
 async def add_word_api(db: AsyncSession, member: Member, data: dict[str, Any]) -> dict[str, Any]:
     return word_json(await add_word(db, member, data))
 
 
-@delete("/watched-words/{word_id:int}", guards=[require_moderator], status_code=200)
+@delete("/watched-words/{word_id:int}", guards=[require_moderation], status_code=200)
 async def delete_word_api(db: AsyncSession, member: Member, word_id: int) -> dict[str, Any]:
     word = await delete_word(db, member, word_id)
     return {"deleted": word_id, "pattern": word.pattern}
