@@ -1,0 +1,1 @@
+"""Engagement analytics: visits, daily rollups and reports (see ``reports``)."""

@@ -1,0 +1,71 @@
+"""Every report, by name; ``run`` answers one for a viewer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import plugins
+from community.db import utcnow
+from community.errors import ServiceError
+from community.forum.models import Thread
+from community_analytics import active, counts, responses, rollup
+from community_analytics.metrics import Scope
+from community_analytics.reports import (
+    Definition,
+    Query,
+    Report,
+    category_names,
+    parse_category,
+    parse_period,
+    partly_hidden,
+)
+
+REPORTS: dict[str, Definition] = {
+    d.name: d for d in [*active.REPORTS, *counts.REPORTS, *responses.REPORTS]
+}
+
+
+def definition(name: str) -> Definition:
+    found = REPORTS.get(name)
+    if found is None:
+        known = ", ".join(sorted(REPORTS))
+        raise ServiceError("unknown_report", f"No report called {name!r}; there are {known}.", 404)
+    return found
+
+
+async def run(
+    db: AsyncSession,
+    viewer: object,
+    name: str,
+    start: str | None = None,
+    end: str | None = None,
+    category_id: str | None = None,
+    today: date | None = None,
+) -> Report:
+    """Report ``name`` over ``start``..``end`` (dates as text, the last 30 days by default),
+    counting only what ``viewer`` may see; ServiceError 400 for a question that makes no
+    sense."""
+    found = definition(name)
+    settings = plugins.settings("analytics")
+    now = utcnow()
+    period = parse_period(start, end, today or rollup.today(settings, now))
+    category_ids = await parse_category(db, category_id)
+    if category_ids is not None and not found.by_category:
+        raise ServiceError(
+            "invalid_category",
+            f"The {found.title.lower()} report covers the whole community: it has no category.",
+            400,
+        )
+    conditions = tuple(plugins.visibility_conditions(viewer, Thread))
+    scope = Scope(settings.tz, settings.exclude_staff, conditions, category_ids, now)
+    query = Query(
+        db,
+        period,
+        scope,
+        settings,
+        partial=await partly_hidden(db, conditions),
+        names=await category_names(db),
+    )
+    return await found.run(query)

@@ -1,0 +1,69 @@
+"""The plugin's tables, all named ``analytics_...`` and made by its own Alembic branch."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from community.db import Base, UTCDateTime, utcnow
+
+SITE = 0
+"""``Daily.category_id`` of figures about the whole community (visits, new members)."""
+
+
+class Visit(Base):
+    """A member was active on ``day`` (a date in the community's time zone): one row per
+    member per day, however often they came."""
+
+    __tablename__ = "analytics_visits"
+    __table_args__ = (Index("ix_analytics_visits_day", "day"),)
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    hits: Mapped[int] = mapped_column(Integer, default=1)
+    """Signals that day: pages seen (every few minutes), sign-ins, posts, reactions."""
+
+
+class Daily(Base):
+    """One figure of one day, per category (``SITE`` for the whole community): recomputed whole
+    for a day, so running the rollup twice changes nothing."""
+
+    __tablename__ = "analytics_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=SITE)
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RolledDay(Base):
+    """A day the rollup has computed, and with which settings (``signature``: time zone and
+    exclusions); a day whose signature no longer matches is computed again."""
+
+    __tablename__ = "analytics_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    signature: Mapped[str] = mapped_column(String(80))
+    rolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def upsert(db: AsyncSession, model: type[Base], rows: list[dict[str, Any]], keys: list[str]) -> Any:
+    """An INSERT of ``rows`` that updates the other columns of rows already there (by
+    ``keys``), on PostgreSQL and SQLite alike."""
+    statement = insert(db, model).values(rows)
+    changed = {c.name: statement.excluded[c.name] for c in model.__table__.c if c.name not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=changed)
+
+
+def insert(db: AsyncSession, model: type[Base]) -> Any:
+    """The dialect's INSERT (it has ``on_conflict_do_update``) for the session's database."""
+    dialect: Any = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)

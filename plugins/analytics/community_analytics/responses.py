@@ -1,0 +1,197 @@
+"""How threads are answered: time to first response (mean, median, 90th percentile, in hours),
+threads with no response yet, and the response rate (answered within 24 hours).
+
+A response is the first shown reply by someone other than the thread's author, whoever they
+are (a moderator's reply answers too); threads count by the day they were started, and with
+``exclude_staff`` threads started by staff or suspended members are left out. Read from the
+threads and posts of the period directly: one indexed look-up per thread.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from community.forum.models import Post, Thread
+from community_analytics.metrics import counted, shown, window
+from community_analytics.reports import (
+    Definition,
+    Period,
+    Query,
+    Report,
+    Series,
+    change,
+    median,
+    percentile,
+    rounded,
+)
+
+RATE_HOURS = 24
+
+
+@dataclass(frozen=True)
+class Started:
+    """A thread started in the period: its day, and hours to its first response (or None)."""
+
+    day: date
+    created_at: datetime
+    hours: float | None
+
+
+async def started(query: Query, period: Period) -> list[Started]:
+    begin, _ = window(period.start, query.scope.tz)
+    _, end = window(period.end, query.scope.tz)
+    reply = aliased(Post)
+    first = (
+        select(func.min(reply.created_at))
+        .where(
+            reply.thread_id == Thread.id,
+            reply.number > 1,
+            reply.deleted_at.is_(None),
+            reply.held_at.is_(None),
+            reply.author_id.is_distinct_from(Thread.author_id),
+        )
+        .correlate(Thread)
+        .scalar_subquery()
+    )
+    rows = await query.db.execute(
+        select(Thread.created_at, first).where(
+            Thread.created_at >= begin,
+            Thread.created_at < end,
+            *shown(query.scope),
+            *counted(Thread.author_id, query.scope),
+        )
+    )
+    found = []
+    for created_at, answered_at in rows:
+        hours = (answered_at - created_at).total_seconds() / 3600 if answered_at else None
+        found.append(Started(created_at.astimezone(query.scope.tz).date(), created_at, hours))
+    return found
+
+
+def _by_day(threads: list[Started]) -> dict[date, list[Started]]:
+    found: dict[date, list[Started]] = defaultdict(list)
+    for thread in threads:
+        found[thread.day].append(thread)
+    return found
+
+
+# -- time to first response -------------------------------------------------------------------
+
+
+def _answered(threads: list[Started]) -> list[float]:
+    return [t.hours for t in threads if t.hours is not None]
+
+
+async def time_report(query: Query) -> Report:
+    period = query.period
+    threads = await started(query, period)
+    before = _answered(await started(query, period.previous()))
+    hours = _answered(threads)
+    days = _by_day(threads)
+    total, previous = rounded(median(hours)), rounded(median(before))
+    waiting = sum(1 for t in threads if t.hours is None)
+    return Report(
+        name="response_time",
+        title="Time to first response",
+        labels=[day.isoformat() for day in period.dates()],
+        series=[
+            Series("Median hours", [rounded(median(_answered(days[d]))) for d in period.dates()]),
+            Series(
+                "Threads without response",
+                [sum(1 for t in days[d] if t.hours is None) for d in period.dates()],
+            ),
+        ],
+        total=total,
+        previous_total=previous,
+        summary=_time_sentence(total, previous, period.days, waiting, len(threads)),
+        figures={
+            "threads": len(threads),
+            "without_response": waiting,
+            "mean_hours": rounded(sum(hours) / len(hours)) if hours else None,
+            "median_hours": total,
+            "p90_hours": rounded(percentile(hours, 0.9)),
+        },
+        unit="hours",
+    )
+
+
+def _time_sentence(
+    total: float | None, previous: float | None, days: int, waiting: int, threads: int
+) -> str:
+    if total is None:
+        sentence = "No thread of these days has a response yet"
+    else:
+        sentence = f"Threads got a first response in a median {total:g} hours"
+        pct = change(total, previous)
+        if pct:
+            speed = "slower" if pct > 0 else "faster"
+            sentence += f", {abs(pct):g}% {speed} than in the previous {days} days"
+    if threads:
+        sentence += f"; {waiting} of {threads} threads {'has' if waiting == 1 else 'have'} none"
+    return sentence + "."
+
+
+# -- response rate ---------------------------------------------------------------------------
+
+
+def _rate(threads: list[Started], now: datetime) -> float | None:
+    """Percent of threads answered within a day, of those at least a day old."""
+    due = [t for t in threads if now - t.created_at >= timedelta(hours=RATE_HOURS)]
+    if not due:
+        return None
+    answered = sum(1 for t in due if t.hours is not None and t.hours <= RATE_HOURS)
+    return round(answered / len(due) * 100, 1)
+
+
+async def rate_report(query: Query) -> Report:
+    period, now = query.period, query.scope.now
+    threads = await started(query, period)
+    days = _by_day(threads)
+    total = _rate(threads, now)
+    previous = _rate(await started(query, period.previous()), now)
+    return Report(
+        name="response_rate",
+        title="Response rate",
+        labels=[day.isoformat() for day in period.dates()],
+        series=[
+            Series(
+                f"Answered within {RATE_HOURS} hours (%)",
+                [_rate(days[d], now) for d in period.dates()],
+            )
+        ],
+        total=total,
+        previous_total=previous,
+        summary=_rate_sentence(total, previous, period.days),
+        unit="%",
+    )
+
+
+def _rate_sentence(total: float | None, previous: float | None, days: int) -> str:
+    if total is None:
+        return f"No thread of these {days} days is a day old yet."
+    sentence = f"{total:g}% of threads were answered within {RATE_HOURS} hours"
+    if previous is not None and previous != total:
+        way = "up" if total > previous else "down"
+        sentence += f", {way} from {previous:g}% in the previous {days} days"
+    return sentence + "."
+
+
+REPORTS = [
+    Definition(
+        "response_time",
+        "Time to first response",
+        "Hours until a thread's first reply by someone else; threads with none yet.",
+        time_report,
+    ),
+    Definition(
+        "response_rate",
+        "Response rate",
+        f"Share of threads answered within {RATE_HOURS} hours.",
+        rate_report,
+    ),
+]

@@ -1,0 +1,204 @@
+"""Every report equals a plain count over the rows the generator wrote: with nothing rolled up,
+with part of the history rolled up, and with all of it; in UTC and in a time zone whose days
+begin at odd hours."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from community_analytics.catalogue import REPORTS
+
+from community.jobs import DONE
+from community.testing import api_token, run_job
+
+PERIOD = 45
+
+
+async def report(client: Any, headers: dict[str, str], name: str, **params: Any) -> Any:
+    response = await client.get(f"/api/v1/analytics/reports/{name}", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def change(total: float | None, previous: float | None) -> float | None:
+    if total is None or not previous:
+        return None
+    return round((total - previous) / previous * 100, 1)
+
+
+def days_of(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def median(values: list[float]) -> float | None:
+    values = sorted(values)
+    if not values:
+        return None
+    half = len(values) // 2
+    return values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2
+
+
+def p90(values: list[float]) -> float | None:
+    values = sorted(values)
+    if not values:
+        return None
+    rank = -(-9 * len(values) // 10)  # the nearest rank: ceil(0.9 n)
+    return values[rank - 1]
+
+
+def hours(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def check_counts(got: dict[str, Any], forum: Any, metric: str, days: list[date], tz: Any) -> None:
+    before = days_of(days[0] - timedelta(days=len(days)), days[0] - timedelta(days=1))
+    per_day = forum.daily(metric, days, tz)
+    assert got["labels"] == [d.isoformat() for d in days]
+    assert got["series"][0]["data"] == per_day
+    assert got["total"] == sum(per_day)
+    assert got["previous_total"] == sum(forum.daily(metric, before, tz))
+    assert got["change_pct"] == change(got["total"], got["previous_total"])
+
+
+def check_active(got: dict[str, Any], forum: Any, days: list[date]) -> None:
+    dau = [len(forum.active(d, 1)) for d in days]
+    mau = [len(forum.active(d, 30)) for d in days]
+    assert got["series"][0]["data"] == dau
+    assert got["series"][1]["data"] == [len(forum.active(d, 7)) for d in days]
+    assert got["series"][2]["data"] == mau
+    assert got["total"] == len(forum.active(days[-1], len(days)))
+    assert got["previous_total"] == len(forum.active(days[0] - timedelta(days=1), len(days)))
+    assert got["figures"]["stickiness_pct"] == round(sum(dau) / sum(mau) * 100, 1)
+
+
+def check_time(got: dict[str, Any], forum: Any, days: list[date], tz: Any) -> None:
+    started = forum.started(days[0], days[-1], tz)
+    answered = [h for _, h in started if h is not None]
+    before = forum.started(days[0] - timedelta(days=len(days)), days[0] - timedelta(days=1), tz)
+    assert got["total"] == hours(median(answered))
+    assert got["previous_total"] == hours(median([h for _, h in before if h is not None]))
+    figures = got["figures"]
+    assert figures["threads"] == len(started)
+    assert figures["without_response"] == len(started) - len(answered)
+    assert figures["mean_hours"] == hours(sum(answered) / len(answered))
+    assert figures["p90_hours"] == hours(p90(answered))
+    waiting = [
+        sum(1 for t, h in started if h is None and t.created_at.astimezone(tz).date() == d)
+        for d in days
+    ]
+    assert got["series"][1]["data"] == waiting
+
+
+def check_rate(got: dict[str, Any], forum: Any, days: list[date], tz: Any) -> None:
+    def rate(started: list[Any]) -> float | None:
+        due = [(t, h) for t, h in started if forum.now - t.created_at >= timedelta(hours=24)]
+        if not due:
+            return None
+        return round(sum(1 for _, h in due if h is not None and h <= 24) / len(due) * 100, 1)
+
+    before = forum.started(days[0] - timedelta(days=len(days)), days[0] - timedelta(days=1), tz)
+    assert got["total"] == rate(forum.started(days[0], days[-1], tz))
+    assert got["previous_total"] == rate(before)
+
+
+async def check_all(client: Any, headers: dict[str, str], forum: Any, tz: Any) -> None:
+    today = forum.now.astimezone(tz).date()
+    days = days_of(today - timedelta(days=PERIOD - 1), today)
+    params = {"start": days[0].isoformat(), "end": days[-1].isoformat()}
+    for metric in ("posts", "threads", "reactions", "members"):
+        check_counts(await report(client, headers, metric, **params), forum, metric, days, tz)
+    check_active(await report(client, headers, "active", **params), forum, days)
+    check_time(await report(client, headers, "response_time", **params), forum, days, tz)
+    check_rate(await report(client, headers, "response_rate", **params), forum, days, tz)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Chatham"])
+async def test_every_report_equals_a_count_over_raw_rows(
+    app: Any, client: Any, admin: Any, forum: Any, settings_of: Any, zone: str
+) -> None:
+    await settings_of(app, time_zone=zone)
+    data = await forum(app, zone)
+    headers = await api_token(app, "admin")
+    tz = ZoneInfo(zone)
+    await check_all(client, headers, data, tz)  # nothing rolled up: every day counted live
+    assert (await run_job(app, "analytics.rollup")).state == DONE
+    await check_all(client, headers, data, tz)  # the oldest days and yesterday rolled up
+    for _ in range(2):
+        assert (await run_job(app, "analytics.rollup")).state == DONE
+    await check_all(client, headers, data, tz)  # every past day rolled up, today live
+
+
+async def test_every_report_is_tested_here() -> None:
+    assert set(REPORTS) == {
+        "active",
+        "posts",
+        "threads",
+        "reactions",
+        "members",
+        "response_time",
+        "response_rate",
+    }
+
+
+async def test_a_category_counts_only_its_threads(
+    app: Any, client: Any, admin: Any, forum: Any
+) -> None:
+    data = await forum(app)
+    headers = await api_token(app, "admin")
+    tz = ZoneInfo("UTC")
+    today = data.now.date()
+    ideas = data.categories[1]
+    got = await report(client, headers, "posts", category_id=str(ideas.id))
+    days = days_of(today - timedelta(days=29), today)
+    expected = [
+        sum(
+            1
+            for p in data.posts
+            if data.post_counts(p)
+            and data.thread(p.thread_id).category_id == ideas.id
+            and not data.excluded(p.author_id)
+            and p.created_at.astimezone(tz).date() == d
+        )
+        for d in days
+    ]
+    assert got["series"][0]["data"] == expected
+    everything = await report(client, headers, "posts")
+    assert got["total"] == everything["figures"]["by_category"].get("Ideas", 0)
+
+
+async def test_staff_and_suspended_members_count_when_the_setting_says_so(
+    app: Any, client: Any, admin: Any, forum: Any, settings_of: Any
+) -> None:
+    data = await forum(app)
+    headers = await api_token(app, "admin")
+    today = data.now.date()
+    days = days_of(today - timedelta(days=29), today)
+    tz = ZoneInfo("UTC")
+    with_staff = data.daily("posts", days, tz, exclude=False)
+    assert with_staff != data.daily("posts", days, tz)  # the dataset has staff posts
+    assert (await report(client, headers, "posts"))["series"][0]["data"] == data.daily(
+        "posts", days, tz
+    )
+    assert (await run_job(app, "analytics.rollup")).state == DONE
+    await settings_of(app, exclude_staff=False)
+    got = await report(client, headers, "posts")  # rolled-up days no longer match: live again
+    assert got["series"][0]["data"] == with_staff
+    assert (await run_job(app, "analytics.rollup")).state == DONE
+    assert (await report(client, headers, "posts"))["series"][0]["data"] == with_staff
+
+
+async def test_the_summary_names_the_change_and_the_leading_category(
+    app: Any, client: Any, admin: Any, forum: Any
+) -> None:
+    data = await forum(app)
+    headers = await api_token(app, "admin")
+    got = await report(client, headers, "posts")
+    pct = got["change_pct"]
+    if pct:
+        word = "up" if pct > 0 else "down"
+        assert got["summary"].startswith(f"Posts {word} {abs(pct):g}% on the previous 30 days")
+        assert any(c.name in got["summary"] for c in data.categories)
+    assert f"({got['total']} against {got['previous_total']})" in got["summary"]
