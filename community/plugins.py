@@ -726,6 +726,16 @@ def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     return conditions
 
 
+def ordinary_member() -> Any:
+    """A member with no role, group or program of any kind (id 0, never stored): what it may
+    see, ``visibility_conditions(ordinary_member(), Thread)``, is what every member sees. For
+    plugins that must leave out content private to some members (a beta program's), whoever
+    is asking."""
+    from community.accounts.models import Member
+
+    return Member(id=0, username="", username_key="", display_name="", role="member", groups=[])
+
+
 def allowed(member: Any, permission: str) -> bool:
     """Whether ``member`` has a plugin's permission (``<plugin>.<name>``): by role, or through
     a group an admin granted it to. False for a permission no enabled plugin declares."""

@@ -32,9 +32,11 @@ async def show_report(
     end: str | None = None,
     category_id: str | None = None,
     format: str | None = None,
+    include_gated: str | None = None,
 ) -> Response[Any]:
     as_csv = wants_csv(format, request.headers.get("accept", ""))
-    report = await catalogue.run(db, member, name, start, end, category_id)
+    gated = yes_or_no(include_gated, "include_gated")
+    report = await catalogue.run(db, member, name, start, end, category_id, gated=gated)
     if as_csv:
         filename = f"{report.name}-{report.labels[0]}-{report.labels[-1]}.csv"
         return Response(
@@ -53,11 +55,19 @@ def wants_csv(format_: str | None, accept: str) -> bool:
     return "text/csv" in accept
 
 
+def yes_or_no(value: str | None, what: str) -> bool:
+    if value is None or value.strip().lower() in ("", "0", "false", "no"):
+        return False
+    if value.strip().lower() in ("1", "true", "yes"):
+        return True
+    raise ServiceError("invalid_flag", f"{what} is true or false, not {value!r}.", 400)
+
+
 def to_csv(report: Report) -> str:
-    """One row per day: the day, then each series."""
+    """One row per label (a day, a thread...), then each series."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["day", *(s.name for s in report.series)])
+    writer.writerow([report.label, *(s.name for s in report.series)])
     for n, label in enumerate(report.labels):
         writer.writerow([label, *("" if s.data[n] is None else s.data[n] for s in report.series)])
     return out.getvalue()

@@ -10,7 +10,19 @@ from community import plugins
 from community.db import utcnow
 from community.errors import ServiceError
 from community.forum.models import Thread
-from community_analytics import active, counts, responses, rollup
+from community_analytics import (
+    active,
+    cohorts,
+    counts,
+    engagement,
+    funnel,
+    growth,
+    responses,
+    rollup,
+    timing,
+    top,
+    topics,
+)
 from community_analytics.metrics import Scope
 from community_analytics.reports import (
     Definition,
@@ -22,9 +34,10 @@ from community_analytics.reports import (
     partly_hidden,
 )
 
-REPORTS: dict[str, Definition] = {
-    d.name: d for d in [*active.REPORTS, *counts.REPORTS, *responses.REPORTS]
-}
+MODULES = [active, engagement, counts, responses, growth, cohorts, funnel, top, topics, timing]
+"""Where the reports are, in the dashboard's order."""
+
+REPORTS: dict[str, Definition] = {d.name: d for module in MODULES for d in module.REPORTS}
 
 
 def definition(name: str) -> Definition:
@@ -43,10 +56,12 @@ async def run(
     end: str | None = None,
     category_id: str | None = None,
     today: date | None = None,
+    gated: bool = False,
 ) -> Report:
     """Report ``name`` over ``start``..``end`` (dates as text, the last 30 days by default),
-    counting only what ``viewer`` may see; ServiceError 400 for a question that makes no
-    sense."""
+    counting only what ``viewer`` may see, and with ``gated`` false only what every member
+    may see (a beta program's categories are left out); ServiceError 400 for a question that
+    makes no sense."""
     found = definition(name)
     settings = plugins.settings("analytics")
     now = utcnow()
@@ -59,6 +74,8 @@ async def run(
             400,
         )
     conditions = tuple(plugins.visibility_conditions(viewer, Thread))
+    if not gated:
+        conditions += tuple(plugins.visibility_conditions(plugins.ordinary_member(), Thread))
     scope = Scope(settings.tz, settings.exclude_staff, conditions, category_ids, now)
     query = Query(
         db,

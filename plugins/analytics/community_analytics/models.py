@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +53,46 @@ class RolledDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     signature: Mapped[str] = mapped_column(String(80))
     rolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ThreadView(Base):
+    """Views of a thread on ``day`` (a member's view counts once an hour, as the core's
+    ``ThreadViewed`` says), added in batches by ``views``."""
+
+    __tablename__ = "analytics_thread_views"
+    __table_args__ = (Index("ix_analytics_thread_views_day", "day"),)
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Mark(Base):
+    """Something a moderator held against a member, from the moderation plugin's events when
+    it is installed (``kind``: "flag" on one of their posts, "warning", "penalty")."""
+
+    __tablename__ = "analytics_marks"
+    __table_args__ = (Index("ix_analytics_marks_member_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Digest(Base):
+    """The weekly report for admins: the dashboard's tiles of the week starting ``week``."""
+
+    __tablename__ = "analytics_digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[date] = mapped_column(Date, unique=True)
+    tiles: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When it went out by email; None when email is not configured (or not sent yet)."""
 
 
 def upsert(db: AsyncSession, model: type[Base], rows: list[dict[str, Any]], keys: list[str]) -> Any:

@@ -22,6 +22,9 @@ from community_analytics.settings import Settings
 MAX_DAYS = 731
 """The longest period a report covers: two years."""
 DEFAULT_DAYS = 30
+MIN_SEGMENT = 5
+"""Per-member breakdowns (cohorts, categories...) leave out groups smaller than this, so no
+one can be picked out; top contributors and inviters are named on purpose."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,12 @@ class Report:
     """More figures of the period (mean, median, by category...)."""
     unit: str = ""
     """What ``total`` counts in when not things: "hours", "%"."""
+    chart: str = "line"
+    """How the report page draws it: "line" (labels are days), "bar" (labels are things:
+    threads, members, categories), "heatmap" (labels are columns, each series a row), or
+    "table" (no chart)."""
+    label: str = "day"
+    """What a label is: the first column's name in the table and the CSV."""
 
     @property
     def change_pct(self) -> float | None:
@@ -77,6 +86,8 @@ class Report:
             "summary": self.summary,
             "figures": self.figures,
             "unit": self.unit,
+            "chart": self.chart,
+            "label": self.label,
         }
 
 
