@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from community import plugins
 from community.db import utcnow
 from community.events import Event
+from community_analytics import marks, views
 from community_analytics.models import Visit, insert
 
 ACTIVE = {
@@ -25,6 +26,16 @@ ACTIVE = {
 
 
 async def track_event(event: Event) -> None:
+    """Hand ``event`` to what counts it: visits here, thread views (``views``), moderators'
+    marks against members (``marks``)."""
+    if event.name == "ThreadViewed":
+        await views.record(event)
+    elif event.name in marks.KINDS:
+        await marks.record(event)
+    await track_visit(event)
+
+
+async def track_visit(event: Event) -> None:
     field = ACTIVE.get(event.name)
     member_id = getattr(event, field, None) if field else None
     if member_id is None:
