@@ -40,6 +40,7 @@ from community.forum import api as forum_api
 from community.forum import routes as forum_routes
 from community.jobs import Job, JobContext, JobRegistry, start_runner
 from community.live import Publisher
+from community.mail import Mailer
 from community.plugins import Active, Plugins, activated, keep_health
 from community.plugins import active as active_plugins
 from community.ratelimit import RateLimiter
@@ -242,6 +243,8 @@ def create_app(
     limiter = RateLimiter(redis, namespace)
     plugins.limiter = limiter  # and count with plugins.rate_limit()
     plugins.channels, plugins.namespace = channels, namespace  # and plugins.publish()
+    if settings.smtp_url:  # and community.mail.send()
+        plugins.mailer = Mailer.from_url(settings.smtp_url, settings.mail_from)
 
     async def clean_sessions() -> None:
         sessions = stores["sessions"]

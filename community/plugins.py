@@ -314,6 +314,9 @@ class Plugins:
         """The app's ChannelsPlugin, set by ``create_app``: ``publish()`` sends through it."""
         self.namespace = "community"
         """The app's prefix of Redis keys and channels, set by ``create_app``."""
+        self.mailer: Any = None
+        """The app's ``community.mail.Mailer`` when email is configured, set by
+        ``create_app``: ``community.mail.send()`` sends with it."""
         self._registered: dict[tuple[str, str], Any] = {}
         found: list[tuple[str, Any]] = []
         if discover:

@@ -35,6 +35,11 @@ class Settings:
     """The community's name until an admin changes it in the instance settings."""
     var_dir: Path
     """Where the embedded database, sessions and the generated secret live."""
+    smtp_url: str | None = None
+    """``smtp://user:password@host:587`` or ``smtps://...``: where email goes; unset, none is
+    sent."""
+    mail_from: str = ""
+    """The sender of email. Default ``community@`` the host of ``base_url``."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,6 +82,17 @@ def _base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _smtp(url: str, sender: str) -> None:
+    from community.mail import Mailer
+
+    try:
+        Mailer.from_url(url, sender)
+    except ValueError as exc:
+        raise SettingsError(f"COMMUNITY_SMTP_URL: {exc}") from None
+    if "@" not in sender or any(c in sender for c in "\r\n<>, "):
+        raise SettingsError(f"COMMUNITY_MAIL_FROM: not an email address: {sender!r}")
+
+
 def _secret_key(value: str | None, var_dir: Path) -> str:
     if value is not None:
         if len(value) < 32:
@@ -108,11 +124,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     name = env.get("COMMUNITY_NAME", "Community").strip()
     if not name or len(name) > 100:
         raise SettingsError("COMMUNITY_NAME: must be 1 to 100 characters")
+    base_url = _base_url(env.get("COMMUNITY_BASE_URL") or "http://127.0.0.1:8000")
+    smtp_url = env.get("COMMUNITY_SMTP_URL") or None
+    mail_from = (env.get("COMMUNITY_MAIL_FROM") or "").strip()
+    if not mail_from:
+        mail_from = f"community@{urlsplit(base_url).hostname}"
+    if smtp_url:
+        _smtp(smtp_url, mail_from)
     return Settings(
         database_url=_database_url(database_url),
         redis_url=_redis_url(redis_url) if redis_url else None,
         secret_key=_secret_key(env.get("COMMUNITY_SECRET_KEY") or None, var_dir),
-        base_url=_base_url(env.get("COMMUNITY_BASE_URL") or "http://127.0.0.1:8000"),
+        base_url=base_url,
         name=name,
         var_dir=var_dir,
+        smtp_url=smtp_url,
+        mail_from=mail_from,
     )

@@ -22,7 +22,11 @@ import inspect
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,7 @@ from community.db import Base, create_engine
 from community.forum import services as forum
 from community.forum.models import Category, Thread
 from community.jobs import DEAD, DONE, JobRunner, OutboxJob, enqueue
+from community.mail import Mailer
 from community.models import load_models
 from community.plugins import Health, Plugins, flush_health, read_health, set_enabled
 from community.settings import Settings, load_settings
@@ -198,6 +203,35 @@ async def _call(hook: Any, app: Litestar) -> None:
     result = hook(app) if inspect.signature(hook).parameters else hook()
     if inspect.isawaitable(result):
         await result
+
+
+@pytest.fixture
+def outbox(app: Litestar) -> Iterator[list[EmailMessage]]:
+    """Email is configured for ``app``, to a real SMTP server on loopback (aiosmtpd); the
+    list receives each message it accepts."""
+    from aiosmtpd.controller import Controller
+
+    received: list[EmailMessage] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            message = message_from_bytes(envelope.content, policy=email_policy.default)
+            message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            received.append(message)  # type: ignore[arg-type]
+            return "250 OK"
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    plugins = app.state.plugins
+    plugins.mailer = Mailer("127.0.0.1", port, "community@example.test")
+    try:
+        yield received
+    finally:
+        plugins.mailer = None
+        controller.stop()
 
 
 @pytest.fixture
