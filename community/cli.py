@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 from alembic.util import CommandError as AlembicError
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -208,6 +209,59 @@ def db_check() -> None:
     """Fail when the models and the migrations disagree."""
     migrate.check(settings().database_url)
     click.echo("Models and migrations agree.")
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+
+
+@cli.command()
+@click.option(
+    "--size",
+    type=click.Choice(["small", "medium", "large"]),
+    default="small",
+    show_default=True,
+    help="small: 50 members, 500 threads, 5,000 posts; medium: 1,000 / 10,000 / 100,000; "
+    "large: 10,000 / 100,000 / 1,000,000.",
+)
+@click.option("--seed", default=1, show_default=True, help="The same seed gives the same data.")
+@click.option(
+    "--append", is_flag=True, help="Add to a database that already has threads (else refused)."
+)
+def demo(size: str, seed: int, append: bool) -> None:
+    """Fill the database with a year of demo activity: members invited by members, threads,
+    replies, reactions; enabled plugins fill their own tables too."""
+    import time
+
+    from community import demo as generator
+    from community.forum.models import Thread
+    from community.plugins import Plugins
+
+    manager = Plugins()
+    started = time.perf_counter()
+
+    async def work(db: AsyncSession, config: Settings) -> generator.Summary:
+        if not append and await db.scalar(select(func.count()).select_from(Thread)):
+            raise CommandError(
+                "the database already has threads: use an empty one, or give --append"
+            )
+        summary = await generator.populate(
+            db, generator.SIZES[size], seed=seed, site_name=config.name, say=click.echo
+        )
+        site = await services.instance_settings(db, config.name)
+        filled = await generator.populate_plugins(db, manager, site, summary, seed)
+        if filled:
+            click.echo(f"Plugins filled their tables: {', '.join(filled)}.")
+        return summary
+
+    summary = run_db(work)
+    click.echo(
+        f"Wrote {summary.members:,} members, {summary.invites:,} invites, "
+        f"{summary.threads:,} threads, {summary.posts:,} posts and {summary.reactions:,} "
+        f"reactions in {time.perf_counter() - started:.0f} s."
+    )
+    who = f"as {summary.admin} (an admin) or any member" if summary.admin else "as any member"
+    click.echo(f"Sign in {who} with the password {generator.PASSWORD!r}.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
 
 Plugins write ``from community import hookimpl`` and implement any of these functions in their
 ``plugin`` module; arguments may be left out from the right (pluggy passes only those named).
-Six kinds, as in ``docs/plugins.md``:
+Seven kinds, as in ``docs/plugins.md``:
 
 - **register** hooks run once at startup and return lists (or one object);
 - **event** hooks run after a transaction commits (``track_event``);
 - **gate** hooks run before a write commits and may hold it for review or reject it;
 - **visibility** hooks return SQL conditions that narrow what a member may see;
 - **slot** hooks add HTML to named places of the core's pages;
-- the **live** hook names the plugin's channels a member's live stream listens to.
+- the **live** hook names the plugin's channels a member's live stream listens to;
+- the **demo** hook fills the plugin's tables when ``community demo`` writes demo data.
 
 Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
 must answer at once (they run inside query building and template rendering).
@@ -23,7 +24,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import random
+    from datetime import datetime
+
     from sqlalchemy import ColumnElement
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from community.accounts.models import Member
     from community.events import Event
@@ -59,6 +64,7 @@ CAPABILITIES: dict[str, str] = {
     "visible_threads": "visibility",
     "render_slot": "slots",
     "live_channels": "live",
+    "populate_demo": "migrations",
 }
 """The capability each hook needs. Capabilities without hooks (``outbound-network``,
 ``read-private-content``) are declared for admins to see before they enable a plugin."""
@@ -223,4 +229,19 @@ def live_channels(member: Member) -> list[str] | None:
     channels; ``community.plugins.publish`` sends to them. Asked when the stream opens and
     again every minute (the stream restarts when the answer changes). Names are letters,
     digits, ``_ . : -``, at most 100 characters.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo data: ``community demo``.
+
+
+@hookspec
+def populate_demo(db: AsyncSession, rng: random.Random, since: datetime, now: datetime) -> None:
+    """Fill the plugin's own tables with demo data consistent with the core's, which
+    ``community demo`` has just written and committed: a year of members, threads, posts and
+    reactions from ``since`` to ``now``. Called for enabled plugins only, with their settings
+    readable. Draw every random choice from ``rng`` (the same seed must give the same rows),
+    write in bulk (``community.demo.write``: COPY on PostgreSQL) and do not commit: the command
+    does. May be ``async def``; an exception stops the command.
     """

@@ -1,7 +1,181 @@
-"""(being written)"""
+"""Retention cohorts: members grouped by the week they joined (weeks begin on Monday in the
+community's time zone), and for each cohort the share of its members active (a visit, see
+``tracking``) in the join week (week 0) and each of the 8 weeks after it.
+
+The cohorts are the weeks beginning within the period, so consecutive periods never share
+one; a week not begun yet has no figure, and the week under way counts so far. Cohorts of
+fewer than ``MIN_SEGMENT`` members are left out, so no one can be picked out. The total is
+week-1 retention: the share of the shown cohorts' members active in the week after they
+joined, over the cohorts whose week 1 has begun.
+"""
 
 from __future__ import annotations
 
-from community_analytics.reports import Definition
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-REPORTS: list[Definition] = []
+from sqlalchemy import select
+
+from community.accounts.models import Member
+from community_analytics.metrics import counted, window
+from community_analytics.models import Visit
+from community_analytics.reports import (
+    MIN_SEGMENT,
+    Definition,
+    Period,
+    Query,
+    Report,
+    Series,
+    rounded,
+    trend,
+)
+
+WEEKS = 8
+"""Weeks followed after the join week."""
+
+
+@dataclass(frozen=True)
+class Cohort:
+    week: date
+    """The Monday the join week begins."""
+    size: int
+    active: list[int | None]
+    """Members active in week 0..WEEKS; None for a week not begun yet."""
+
+    def shares(self) -> list[float | None]:
+        return [None if n is None else rounded(n / self.size * 100, 1) for n in self.active]
+
+
+def mondays(period: Period) -> list[date]:
+    """The Mondays within ``period``: where its cohorts' weeks begin."""
+    first = period.start + timedelta(days=(7 - period.start.weekday()) % 7)
+    return [first + timedelta(weeks=n) for n in range((period.end - first).days // 7 + 1)]
+
+
+async def cohorts(query: Query, period: Period) -> list[Cohort]:
+    """Every cohort of ``period``, small ones too."""
+    weeks = mondays(period)
+    if not weeks:
+        return []
+    tz = query.scope.tz
+    start, _ = window(weeks[0], tz)
+    _, end = window(weeks[-1] + timedelta(days=6), tz)
+    joining = [
+        Member.created_at >= start,
+        Member.created_at < end,
+        Member.approved_at.is_not(None),
+        *counted(Member.id, query.scope),
+    ]
+    week_of: dict[int, date] = {}
+    for member_id, created_at in await query.db.execute(
+        select(Member.id, Member.created_at).where(*joining)
+    ):
+        day = created_at.astimezone(tz).date()
+        week_of[member_id] = day - timedelta(days=day.weekday())
+    today = query.scope.now.astimezone(tz).date()
+    last = min(weeks[-1] + timedelta(weeks=WEEKS, days=6), today)
+    seen: dict[tuple[date, int], set[int]] = defaultdict(set)
+    for member_id, day in await query.db.execute(
+        select(Visit.member_id, Visit.day).where(
+            Visit.member_id.in_(select(Member.id).where(*joining)),
+            Visit.day >= weeks[0],
+            Visit.day <= last,
+        )
+    ):
+        joined = week_of.get(member_id)  # None: joined since the first query
+        week = (day - joined).days // 7 if joined else -1
+        if joined and 0 <= week <= WEEKS:
+            seen[(joined, week)].add(member_id)
+    sizes: dict[date, int] = defaultdict(int)
+    for week in week_of.values():
+        sizes[week] += 1
+    return [
+        Cohort(
+            week,
+            sizes[week],
+            [
+                len(seen[(week, n)]) if week + timedelta(weeks=n) <= today else None
+                for n in range(WEEKS + 1)
+            ],
+        )
+        for week in weeks
+        if sizes[week]
+    ]
+
+
+def large(found: list[Cohort]) -> list[Cohort]:
+    return [cohort for cohort in found if cohort.size >= MIN_SEGMENT]
+
+
+def week_one(found: list[Cohort]) -> float | None:
+    """The share of these cohorts' members active in week 1, over cohorts that reached it."""
+    reached = [cohort for cohort in found if cohort.active[1] is not None]
+    members = sum(cohort.size for cohort in reached)
+    if not members:
+        return None
+    return rounded(sum(cohort.active[1] or 0 for cohort in reached) / members * 100, 1)
+
+
+async def run(query: Query) -> Report:
+    found = await cohorts(query, query.period)
+    rows = large(found)
+    earlier = large(await cohorts(query, query.period.previous()))
+    total, previous = week_one(rows), week_one(earlier)
+    hidden = len(found) - len(rows)
+    return Report(
+        name="retention",
+        title="Retention cohorts",
+        labels=[f"Week {n}" for n in range(WEEKS + 1)],
+        series=[Series(cohort.week.isoformat(), cohort.shares()) for cohort in rows],
+        total=total,
+        previous_total=previous,
+        summary=_sentence(rows, hidden, total, previous, query.period.days),
+        figures={
+            "cohorts": len(rows),
+            "members": sum(cohort.size for cohort in rows),
+            "sizes": {cohort.week.isoformat(): cohort.size for cohort in rows},
+            "hidden_cohorts": hidden,
+            "hidden_members": sum(cohort.size for cohort in found) - sum(c.size for c in rows),
+        },
+        unit="%",
+        chart="heatmap",
+        label="join week",
+    )
+
+
+def _sentence(
+    rows: list[Cohort], hidden: int, total: float | None, previous: float | None, days: int
+) -> str:
+    small = (
+        f"; {hidden} cohort{'s' if hidden != 1 else ''} under {MIN_SEGMENT} members not shown"
+        if hidden
+        else ""
+    )
+    if not rows:
+        return (
+            f"No weekly cohort of {MIN_SEGMENT} or more members joined in these {days} days{small}."
+        )
+    members = sum(cohort.size for cohort in rows)
+    count = f"{len(rows)} weekly cohort{'s' if len(rows) != 1 else ''} ({members} members)"
+    if total is None:
+        return f"{count} joined in these {days} days, too recently for week-1 retention{small}."
+    sentence = f"Week-1 retention {total:g}% across {count}"
+    moved = trend(total, previous, days)
+    sentence += f", {moved}" if moved else ""
+    reached = [cohort for cohort in rows if cohort.active[1] is not None]
+    if len(reached) > 1:
+        best = max(reached, key=lambda c: ((c.active[1] or 0) / c.size, c.week))
+        sentence += f"; best the week of {best.week.isoformat()} ({best.shares()[1]:g}%)"
+    return sentence + small + "."
+
+
+REPORTS = [
+    Definition(
+        "retention",
+        "Retention cohorts",
+        "Members grouped by the week they joined: the share active in each of the 8 weeks after.",
+        run,
+        by_category=False,
+    )
+]

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.models import Member
@@ -144,6 +144,51 @@ def _active(days: int) -> Callable[[AsyncSession, date, Scope], Awaitable[dict[i
     return active
 
 
+def doings(start: datetime, end: datetime, scope: Scope) -> Any:
+    """Everything members did from ``start`` to ``end`` that makes them engaged, one row
+    (member_id, category_id, kind) each: "started" a thread, "replied", "reacted"."""
+    started = select(
+        Thread.author_id.label("member_id"), Thread.category_id, literal("started").label("kind")
+    ).where(
+        Thread.created_at >= start,
+        Thread.created_at < end,
+        *shown(scope),
+        *counted(Thread.author_id, scope),
+    )
+    replied = (
+        select(Post.author_id, Thread.category_id, literal("replied"))
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.number > 1, Post.created_at >= start, Post.created_at < end)
+        .where(*live_post(), *shown(scope), *counted(Post.author_id, scope))
+    )
+    reacted = (
+        select(Reaction.member_id, Thread.category_id, literal("reacted"))
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Reaction.created_at >= start, Reaction.created_at < end)
+        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
+    )
+    return union_all(started, replied, reacted).subquery("doings")
+
+
+async def engaged(db: AsyncSession, day: date, scope: Scope) -> dict[int, float]:
+    """Members who started a thread, replied or reacted that day (each once)."""
+    done = doings(*window(day, scope.tz), scope)
+    count = await db.scalar(select(func.count(func.distinct(done.c.member_id))))
+    return {SITE: float(count or 0)}
+
+
+async def engaged_in(db: AsyncSession, day: date, scope: Scope) -> dict[int, float]:
+    """Members engaged that day in each category: they do not add up across categories."""
+    done = doings(*window(day, scope.tz), scope)
+    return await _by_category(
+        db,
+        select(done.c.category_id, func.count(func.distinct(done.c.member_id))).group_by(
+            done.c.category_id
+        ),
+    )
+
+
 Metric = Callable[[AsyncSession, date, Scope], Awaitable[dict[int, float]]]
 
 METRICS: dict[str, Metric] = {
@@ -154,8 +199,10 @@ METRICS: dict[str, Metric] = {
     "dau": _active(1),
     "wau": _active(7),
     "mau": _active(30),
+    "engaged": engaged,
+    "engaged_in": engaged_in,
 }
 """Every daily figure, by name: each answers {category id (or SITE): value} for a day."""
 
-BY_CATEGORY = {"posts", "threads", "reactions"}
+BY_CATEGORY = {"posts", "threads", "reactions", "engaged_in"}
 """The figures counted per category (the others are about the whole community)."""

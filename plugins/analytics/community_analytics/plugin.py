@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import hookimpl
 from community.events import Event
 from community.jobs import Job, Schedule
 from community.plugins import Manifest, NavItem
-from community_analytics import api, models, pages, rollup, tracking
+from community.web.slots import Slot
+from community_analytics import api, demo, digest, models, pages, rollup, slots, tracking
 from community_analytics.settings import Settings
 
 HERE = Path(__file__).parent
@@ -19,11 +24,25 @@ MANIFEST = Manifest(
     name="analytics",
     version="0.1.0",
     description=(
-        "Engagement reports for admins: active members, posts, threads, reactions, new "
-        "members, time to first response and response rate, each against the period before."
+        "Engagement analytics for admins: a dashboard of reports (active and engaged members, "
+        "posts, threads, reactions, new members, growth, retention cohorts, the invite funnel, "
+        "top threads and contributors, categories, response time and rate, the best time to "
+        "post), each with a chart, a table, CSV and the change on the period before; a weekly "
+        "digest by email; an engagement summary on the admin pages and members' own activity "
+        "on their profile."
     ),
     api=">=1.0,<2",
-    capabilities={"routes", "templates", "migrations", "jobs", "settings", "admin", "events"},
+    capabilities={
+        "routes",
+        "templates",
+        "static",
+        "migrations",
+        "jobs",
+        "settings",
+        "admin",
+        "events",
+        "slots",
+    },
 )
 
 
@@ -43,6 +62,11 @@ def register_templates() -> str:
 
 
 @hookimpl
+def register_static() -> str:
+    return str(HERE / "static")
+
+
+@hookimpl
 def register_admin_pages() -> list[NavItem]:
     return [NavItem("Analytics", "/p/analytics/")]
 
@@ -59,14 +83,26 @@ def register_settings() -> type:
 
 @hookimpl
 def register_jobs() -> list[Job]:
-    return rollup.JOBS
+    return [*rollup.JOBS, *digest.JOBS]
 
 
 @hookimpl
 def register_schedules() -> list[Schedule]:
-    return rollup.SCHEDULES
+    return [*rollup.SCHEDULES, *digest.SCHEDULES]
+
+
+@hookimpl
+def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
+    return slots.render(slot, context)
 
 
 @hookimpl
 async def track_event(event: Event) -> None:
     await tracking.track_event(event)
+
+
+@hookimpl
+async def populate_demo(
+    db: AsyncSession, rng: random.Random, since: datetime, now: datetime
+) -> None:
+    await demo.populate_demo(db, rng, since, now)

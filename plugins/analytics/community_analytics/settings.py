@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+METRICS_VERSION = 2
+"""Raise it when the rollup's metrics change, so stored days are computed again."""
+
 
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
@@ -43,5 +46,7 @@ class Settings:
 
     @property
     def signature(self) -> str:
-        """What a rolled-up day depends on: a day rolled up under others is computed again."""
-        return f"{self.time_zone.strip()}|{'x' if self.exclude_staff else 'a'}"
+        """What a rolled-up day depends on: a day rolled up under others (or before the
+        metrics changed: ``METRICS_VERSION``) is computed again."""
+        staff = "x" if self.exclude_staff else "a"
+        return f"{self.time_zone.strip()}|{staff}|m{METRICS_VERSION}"

@@ -1,7 +1,218 @@
-"""(being written)"""
+"""Engagement by category: per category, the period's posts, participants (members who posted
+or reacted there), reactions, median hours to a thread's first response (threads started in
+the period, as ``responses`` counts them) and its share of the community's posts.
+
+Each category (a subcategory on its own) is a row; one with fewer than ``MIN_SEGMENT``
+participants is left out of the table, so no one can be picked out, and counted in
+``figures["left_out"]``; its posts still count in the total and the shares.
+"""
 
 from __future__ import annotations
 
-from community_analytics.reports import Definition
+from collections import defaultdict
+from typing import Any
 
-REPORTS: list[Definition] = []
+from sqlalchemy import func, literal, select, union_all
+from sqlalchemy.orm import aliased
+
+from community.forum.models import Post, Reaction, Thread
+from community_analytics.metrics import counted, live_post, shown
+from community_analytics.reports import (
+    MIN_SEGMENT,
+    Definition,
+    Period,
+    Query,
+    Report,
+    Series,
+    leader,
+    median,
+    rounded,
+    trend,
+)
+from community_analytics.top import both, current, span
+
+
+async def _activity(query: Query) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
+    """Per category, in the period and in the one before: posts, reactions and the members
+    who did either (one pass over both periods' rows)."""
+    begin, since, end = both(query)
+    scope = query.scope
+    posts = (
+        select(
+            Thread.category_id.label("category_id"),
+            current(Post.created_at, since).label("now"),
+            Post.author_id.label("member_id"),
+            literal(1).label("posts"),
+            literal(0).label("reactions"),
+        )
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.created_at >= begin, Post.created_at < end, *live_post(), *shown(scope))
+        .where(*counted(Post.author_id, scope))
+    )
+    reactions = (
+        select(
+            Thread.category_id,
+            current(Reaction.created_at, since),
+            Reaction.member_id,
+            literal(0),
+            literal(1),
+        )
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Reaction.created_at >= begin, Reaction.created_at < end)
+        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
+    )
+    rows = union_all(posts, reactions).cte("category_rows")
+    # Distinct members first, then a count: hashed, where count(DISTINCT) would sort every row.
+    pairs = (
+        select(rows.c.category_id, rows.c.now, rows.c.member_id)
+        .where(rows.c.member_id.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    people = (
+        select(pairs.c.category_id, pairs.c.now, func.count().label("participants"))
+        .group_by(pairs.c.category_id, pairs.c.now)
+        .subquery()
+    )
+    sums = (
+        select(
+            rows.c.category_id,
+            rows.c.now,
+            func.sum(rows.c.posts).label("posts"),
+            func.sum(rows.c.reactions).label("reactions"),
+        )
+        .group_by(rows.c.category_id, rows.c.now)
+        .subquery()
+    )
+    grouped = await query.db.execute(
+        select(sums, func.coalesce(people.c.participants, 0)).outerjoin(
+            people,
+            (people.c.category_id == sums.c.category_id) & (people.c.now == sums.c.now),
+        )
+    )
+    now: dict[int, dict[str, int]] = {}
+    before: dict[int, dict[str, int]] = {}
+    for category_id, in_period, posts_, reactions_, participants in grouped:
+        (now if in_period else before)[category_id] = {
+            "posts": int(posts_ or 0),
+            "reactions": int(reactions_ or 0),
+            "participants": int(participants or 0),
+        }
+    return now, before
+
+
+async def _response_hours(query: Query, period: Period) -> dict[int, list[float]]:
+    """Per category: hours to the first response of each answered thread started in
+    ``period`` (as ``responses.started`` counts them)."""
+    begin, end = span(period, query.scope.tz)
+    reply = aliased(Post)
+    first = (
+        select(func.min(reply.created_at))
+        .where(
+            reply.thread_id == Thread.id,
+            reply.number > 1,
+            reply.deleted_at.is_(None),
+            reply.held_at.is_(None),
+            reply.author_id.is_distinct_from(Thread.author_id),
+        )
+        .correlate(Thread)
+        .scalar_subquery()
+    )
+    rows = await query.db.execute(
+        select(Thread.category_id, Thread.created_at, first).where(
+            Thread.created_at >= begin,
+            Thread.created_at < end,
+            *shown(query.scope),
+            *counted(Thread.author_id, query.scope),
+        )
+    )
+    found: dict[int, list[float]] = defaultdict(list)
+    for category_id, created_at, answered_at in rows:
+        if answered_at is not None:
+            found[category_id].append((answered_at - created_at).total_seconds() / 3600)
+    return found
+
+
+async def run(query: Query) -> Report:
+    period = query.period
+    now, before = await _activity(query)
+    hours = await _response_hours(query, period)
+    total = sum(c["posts"] for c in now.values())
+    previous = sum(c["posts"] for c in before.values())
+    shown_ = sorted(
+        (c for c in now if now[c]["participants"] >= MIN_SEGMENT),
+        key=lambda c: (-now[c]["posts"], query.names.get(c, ""), c),
+    )
+    left_out = len(now) - len(shown_)
+    rows = [
+        {
+            "id": c,
+            "name": query.names.get(c, f"category {c}"),
+            **now[c],
+            "median_hours": rounded(median(hours.get(c, []))),
+            "share_pct": rounded(now[c]["posts"] / total * 100, 1) if total else None,
+            "previous_posts": before.get(c, {}).get("posts", 0),
+        }
+        for c in shown_
+    ]
+    return Report(
+        name="categories",
+        title="Engagement by category",
+        labels=[r["name"] for r in rows],
+        series=[
+            Series("Posts", [r["posts"] for r in rows]),
+            Series("Participants", [r["participants"] for r in rows]),
+            Series("Reactions", [r["reactions"] for r in rows]),
+            Series("Median hours to first response", [r["median_hours"] for r in rows]),
+            Series("Share of posts (%)", [r["share_pct"] for r in rows]),
+        ],
+        total=total,
+        previous_total=previous,
+        summary=_sentence(rows, before, query, total, previous),
+        figures={"categories": rows, "left_out": left_out, "min_segment": MIN_SEGMENT},
+        chart="bar",
+        label="category",
+    )
+
+
+def _sentence(
+    rows: list[dict[str, Any]],
+    before: dict[int, dict[str, int]],
+    query: Query,
+    total: int,
+    previous: int,
+) -> str:
+    days = query.period.days
+    if not rows:
+        if not total:
+            return f"No posts in any category in these {days} days."
+        return f"No category had {MIN_SEGMENT} participants or more in these {days} days."
+    first = rows[0]
+    sentence = (
+        f"{first['name']} drives engagement with {first['share_pct']:g}% of posts "
+        f"({first['posts']} of {total})"
+    )
+    moved = trend(total, previous, days)
+    if moved:
+        now_posts = {r["name"]: r["posts"] for r in rows}
+        named = {r["id"]: r["name"] for r in rows}
+        then = {named[c]: before[c]["posts"] for c in named if c in before}
+        name = leader(now_posts, then, rising=total > previous)
+        sentence += f"; posts {moved}"
+        if name:
+            sentence += f", {'most of all in' if total > previous else 'mostly in'} {name}"
+    return sentence + "."
+
+
+REPORTS = [
+    Definition(
+        "categories",
+        "Engagement by category",
+        "Posts, participants, reactions, time to first response and share of posts per "
+        f"category; categories with fewer than {MIN_SEGMENT} participants are left out.",
+        run,
+        by_category=False,
+    )
+]

@@ -1,0 +1,1 @@
+"""Beta programs for community: private spaces with participants, terms and feature flags."""

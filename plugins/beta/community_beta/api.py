@@ -1,0 +1,190 @@
+"""The JSON API under ``/api/v1/beta/`` (bearer tokens): programs, their participants,
+waitlist and terms, and feature flags. Bad input is a 400 saying what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get, patch, post, put
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community.accounts.auth import require_admin
+from community.accounts.models import Member
+from community_beta import flags, participants, programs
+from community_beta.models import Flag
+
+
+async def _program(db: AsyncSession, member: Member, program_id: int) -> Any:
+    return await programs.visible(db, member, program_id)
+
+
+@get("/programs")
+async def list_programs(db: AsyncSession, member: Member) -> dict[str, Any]:
+    """Every program for admins; for members, theirs and those open to requests."""
+    found = await programs.listed(db, member)
+    return {"programs": [await programs.as_json(db, p, member) for p in found]}
+
+
+@post("/programs", guards=[require_admin], status_code=201)
+async def create_program(db: AsyncSession, member: Member, data: dict[str, Any]) -> Any:
+    program = await programs.save(db, None, data)
+    return await programs.as_json(db, program, member)
+
+
+@get("/programs/{program_id:int}")
+async def show_program(db: AsyncSession, member: Member, program_id: int) -> Any:
+    return await programs.as_json(db, await _program(db, member, program_id), member)
+
+
+@patch("/programs/{program_id:int}", guards=[require_admin])
+async def change_program(
+    db: AsyncSession, member: Member, program_id: int, data: dict[str, Any]
+) -> Any:
+    program = await programs.save(db, await programs.program_by_id(db, program_id), data)
+    return await programs.as_json(db, program, member)
+
+
+@get("/programs/{program_id:int}/members", guards=[require_admin])
+async def list_members(db: AsyncSession, program_id: int) -> dict[str, Any]:
+    program = await programs.program_by_id(db, program_id)
+    rows = await participants.participants(db, program)
+    return {
+        "members": [participants.participant_json(m, p, program) for m, p in rows],
+        **await participants.counts(db, program),
+    }
+
+
+@post("/programs/{program_id:int}/members", guards=[require_admin], status_code=200)
+async def add_members(
+    db: AsyncSession, member: Member, program_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """{"usernames": [...], "groups": [...]}: who joined (those already in are skipped)."""
+    program = await programs.program_by_id(db, program_id)
+    added = await participants.add(db, member, program, data)
+    return {
+        "added": [m.username for m in added],
+        "participants": await programs.count_participants(db, program.id),
+    }
+
+
+@post("/programs/{program_id:int}/members/{username:str}/remove", guards=[require_admin])
+async def remove_member(db: AsyncSession, program_id: int, username: str) -> dict[str, Any]:
+    program = await programs.program_by_id(db, program_id)
+    await participants.remove(db, program, username)
+    return {"removed": username}
+
+
+@post("/programs/{program_id:int}/leave", status_code=200)
+async def leave(db: AsyncSession, member: Member, program_id: int) -> dict[str, Any]:
+    await participants.leave(db, member, await _program(db, member, program_id))
+    return {"left": True}
+
+
+@post("/programs/{program_id:int}/waitlist", status_code=201)
+async def ask_to_join(
+    db: AsyncSession, member: Member, program_id: int, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """{"answers": [...]}, one per question of the program."""
+    program = await _program(db, member, program_id)
+    request = await participants.ask(db, member, program, data if data is not None else {})
+    return {"waiting": True, "requested_at": request.requested_at.isoformat()}
+
+
+@get("/programs/{program_id:int}/waitlist", guards=[require_admin])
+async def show_waitlist(
+    db: AsyncSession, program_id: int, order: str = "requested"
+) -> dict[str, Any]:
+    program = await programs.program_by_id(db, program_id)
+    waiting = await participants.waitlist(db, program, order)
+    return {"order": order, "waiting": [w.to_json() for w in waiting]}
+
+
+@post("/programs/{program_id:int}/admit", guards=[require_admin], status_code=200)
+async def admit(
+    db: AsyncSession, member: Member, program_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """{"count": N} (the next N) or {"usernames": [...]}."""
+    program = await programs.program_by_id(db, program_id)
+    admitted = await participants.admit(db, member, program, data)
+    return {
+        "admitted": [m.username for m in admitted],
+        "participants": await programs.count_participants(db, program.id),
+    }
+
+
+@post("/programs/{program_id:int}/terms/accept", status_code=200)
+async def accept_terms(
+    db: AsyncSession, member: Member, program_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """{"version": N}: the current terms version, which the member read."""
+    program = await _program(db, member, program_id)
+    acceptance = await participants.accept(db, member, program, data)
+    return {"version": acceptance.version, "accepted_at": acceptance.accepted_at.isoformat()}
+
+
+@get("/programs/{program_id:int}/acceptances", guards=[require_admin])
+async def list_acceptances(db: AsyncSession, program_id: int) -> dict[str, Any]:
+    program = await programs.program_by_id(db, program_id)
+    return {
+        "acceptances": [
+            {"username": m.username, "version": a.version, "accepted_at": a.accepted_at.isoformat()}
+            for m, a in await participants.acceptances(db, program)
+        ]
+    }
+
+
+@get("/flags", guards=[require_admin])
+async def list_flags(db: AsyncSession) -> dict[str, Any]:
+    found = list(await db.scalars(select(Flag).order_by(Flag.key)))
+    return {"flags": [flags.flag_json(f, await flags.group_names(db, f.group_ids)) for f in found]}
+
+
+@get("/flags/{key:str}", guards=[require_admin])
+async def show_flag(db: AsyncSession, member: Member, key: str) -> dict[str, Any]:
+    flag = await flags.flag_by_key(db, key)
+    return {
+        **flags.flag_json(flag, await flags.group_names(db, flag.group_ids)),
+        "programs": await flags.programs_listing(db, flag.key),
+    }
+
+
+@put("/flags/{key:str}", guards=[require_admin], status_code=200)
+async def save_flag(
+    db: AsyncSession, member: Member, key: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """{"rollout": 0-100, "groups": [...], "killed": bool, "description": "..."}: any of them;
+    a new key makes the flag."""
+    flag = await flags.save(db, member, key, data)
+    return {
+        **flags.flag_json(flag, await flags.group_names(db, flag.group_ids)),
+        "programs": await flags.programs_listing(db, flag.key),
+    }
+
+
+@get("/me/flags")
+async def my_flags(db: AsyncSession, member: Member) -> dict[str, Any]:
+    """The flag keys on for the member asking."""
+    await flags.cache.refresh(db)
+    return {"on": sorted(k for k in flags.cache.rules if flags.cache.enabled(member, k))}
+
+
+routes: list[Any] = [
+    list_programs,
+    create_program,
+    show_program,
+    change_program,
+    list_members,
+    add_members,
+    remove_member,
+    leave,
+    ask_to_join,
+    show_waitlist,
+    admit,
+    accept_terms,
+    list_acceptances,
+    list_flags,
+    show_flag,
+    save_flag,
+    my_flags,
+]

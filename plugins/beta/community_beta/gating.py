@@ -1,0 +1,79 @@
+"""Which gated categories a member may not see, as SQL the core puts inside every content
+query (the ``visible_threads`` hook): one subquery on the plugin's tables by the member's
+id, never a query of its own.
+
+By the program's status:
+
+- draft: nobody but admins (participants wait for the start);
+- private beta and archived: participants who accepted the current terms (an archived
+  program stays readable to them);
+- public beta: those participants, and every member of the groups it is opened to (every
+  member when it names none);
+- graduated: everyone: the categories are ordinary ones again.
+
+Admins see everything. ``plugins.ordinary_member()`` (id 0, no group, in no program) sees
+only what is open to every member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select
+
+from community_beta.models import (
+    ARCHIVED,
+    GRADUATED,
+    PRIVATE,
+    PUBLIC,
+    GatedCategory,
+    OpenGroup,
+    Participant,
+    Program,
+)
+
+
+def _accepted(member_id: int) -> ColumnElement[bool]:
+    """The member takes part in the program and accepted its current terms."""
+    return exists().where(
+        Participant.program_id == Program.id,
+        Participant.member_id == member_id,
+        Participant.accepted_version == Program.terms_version,
+    )
+
+
+def _opened(group_ids: list[int]) -> ColumnElement[bool]:
+    """A public beta opened to every member, or to a group the member is in."""
+    named = exists().where(OpenGroup.program_id == Program.id)
+    member_in = (
+        exists().where(OpenGroup.program_id == Program.id, OpenGroup.group_id.in_(group_ids))
+        if group_ids
+        else false()
+    )
+    return and_(Program.status == PUBLIC, or_(not_(named), member_in))
+
+
+def hidden_categories(member: Any) -> Select[tuple[int]]:
+    """The ids of the gated categories ``member`` may not see."""
+    member_id = int(getattr(member, "id", 0) or 0)
+    group_ids = [group.id for group in getattr(member, "groups", None) or []]
+    sees = or_(
+        and_(Program.status.in_((PRIVATE, PUBLIC, ARCHIVED)), _accepted(member_id)),
+        _opened(group_ids),
+    )
+    return (
+        select(GatedCategory.category_id)
+        .join(Program, Program.id == GatedCategory.program_id)
+        .where(Program.status != GRADUATED, not_(sees))
+    )
+
+
+def visible_threads(member: Any, thread: Any) -> ColumnElement[bool] | None:
+    """The condition on ``thread`` that it is not in a category hidden from ``member``
+    (None for admins, who see everything)."""
+    if member is not None and getattr(member, "is_admin", False):
+        return None
+    return or_(
+        thread.category_id.is_(None),
+        thread.category_id.not_in(hidden_categories(member)),
+    )

@@ -1,0 +1,342 @@
+"""The plugin's pages under ``/p/beta/``: the admins' programs, one program's settings,
+participants and waitlist, and feature flags (``/admin...``), and a program's page for its
+members: its terms to accept, leaving, asking to join (``/programs/{id}``). Every form
+carries the CSRF token; a refused change shows the form again with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community.accounts.auth import require_admin, undo
+from community.accounts.models import Group, Member
+from community.accounts.routes import Form, text
+from community.errors import ServiceError
+from community.forum.models import Category
+from community.web import render
+from community_beta import flags, participants, programs
+from community_beta.models import STATUSES, Flag, GatedCategory, Program
+
+Request_ = Request[Any, Any, Any]
+
+
+def _many(data: dict[str, Any], key: str) -> list[str]:
+    """A repeated form field (checkboxes) as a list."""
+    value = data.get(key, [])
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+
+
+def _program_form(data: dict[str, Any]) -> dict[str, Any]:
+    """The program form's fields as ``programs.save`` takes them."""
+    return {
+        "name": text(data, "name"),
+        "slug": text(data, "slug"),
+        "description": text(data, "description"),
+        "status": text(data, "status"),
+        "categories": _many(data, "categories"),
+        "open_groups": text(data, "open_groups"),
+        "flags": text(data, "flags"),
+        "terms": text(data, "terms"),
+        "capacity": text(data, "capacity"),
+        "waitlist_open": text(data, "waitlist_open"),
+        "questions": [q for q in text(data, "questions").splitlines() if q.strip()],
+    }
+
+
+async def _choices(db: AsyncSession) -> dict[str, Any]:
+    categories = list(
+        (await db.scalars(select(Category).order_by(Category.position, Category.name))).all()
+    )
+    gated = {row.category_id: row.program_id for row in await db.scalars(select(GatedCategory))}
+    return {"categories": categories, "gated": gated, "statuses": STATUSES}
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin: programs
+
+
+async def _programs_page(
+    request: Request_, db: AsyncSession, member: Member, status_code: int = 200, **context: Any
+) -> Template:
+    found = await programs.listed(db, member)
+    return render(
+        request,
+        "beta/admin_programs.html",
+        status_code=status_code,
+        programs=[await programs.as_json(db, p, member) for p in found],
+        **await _choices(db),
+        **context,
+    )
+
+
+@get("/admin", guards=[require_admin])
+async def admin_programs(request: Request_, db: AsyncSession, member: Member) -> Template:
+    return await _programs_page(request, db, member, values={}, chosen=set())
+
+
+@post("/admin", guards=[require_admin])
+async def create_program(request: Request_, db: AsyncSession, member: Member, data: Form) -> Any:
+    values = _program_form(data)
+    try:
+        program = await programs.save(db, None, values)
+    except ServiceError as error:
+        await undo(db, member)
+        chosen = {int(v) for v in values["categories"] if v.isdigit()}
+        return await _programs_page(
+            request, db, member, error.status, error=error.detail, values=values, chosen=chosen
+        )
+    return Redirect(f"/p/beta/admin/programs/{program.id}", status_code=303)
+
+
+async def _program_page(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    program = await programs.program_by_id(db, program_id)
+    body = await programs.as_json(db, program, member)
+    rows = await participants.participants(db, program)
+    return render(
+        request,
+        "beta/admin_program.html",
+        status_code=status_code,
+        program=body,
+        chosen={c["id"] for c in body["categories"]},
+        participants=[participants.participant_json(m, p, program) for m, p in rows],
+        waiting=[w.to_json() for w in await participants.waitlist(db, program)],
+        groups=list(await db.scalars(select(Group).order_by(Group.name_key))),
+        **await _choices(db),
+        **context,
+    )
+
+
+@get("/admin/programs/{program_id:int}", guards=[require_admin])
+async def admin_program(
+    request: Request_, db: AsyncSession, member: Member, program_id: int
+) -> Template:
+    notice = request.session.pop("beta_notice", None) if request.session else None
+    return await _program_page(request, db, member, program_id, notice=notice)
+
+
+async def _act(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, work: Any
+) -> Any:
+    """Run ``work(program)``; back to the program's page, with the reason when refused."""
+    program = await programs.program_by_id(db, program_id)
+    try:
+        notice = await work(program)
+    except ServiceError as error:
+        await undo(db, member)
+        return await _program_page(
+            request, db, member, program_id, error.status, error=error.detail
+        )
+    request.session["beta_notice"] = notice
+    return Redirect(f"/p/beta/admin/programs/{program_id}", status_code=303)
+
+
+@post("/admin/programs/{program_id:int}", guards=[require_admin])
+async def change_program(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    async def work(program: Program) -> str:
+        await programs.save(db, program, _program_form(data))
+        return "Saved."
+
+    return await _act(request, db, member, program_id, work)
+
+
+@post("/admin/programs/{program_id:int}/members", guards=[require_admin])
+async def add_members(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    async def work(program: Program) -> str:
+        added = await participants.add(
+            db,
+            member,
+            program,
+            {"usernames": text(data, "usernames"), "groups": text(data, "groups")},
+        )
+        return f"Added {len(added)} member{'' if len(added) == 1 else 's'}."
+
+    return await _act(request, db, member, program_id, work)
+
+
+@post("/admin/programs/{program_id:int}/remove", guards=[require_admin])
+async def remove_member(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    async def work(program: Program) -> str:
+        await participants.remove(db, program, text(data, "username"))
+        return f"Removed {text(data, 'username')}."
+
+    return await _act(request, db, member, program_id, work)
+
+
+@post("/admin/programs/{program_id:int}/admit", guards=[require_admin])
+async def admit(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    """One waiting member (``username``) or the next ``count``."""
+
+    async def work(program: Program) -> str:
+        username, count = text(data, "username"), text(data, "count").strip()
+        if username:
+            choice: dict[str, Any] = {"usernames": [username]}
+        else:
+            choice = {"count": int(count) if count.isdigit() else count}
+        admitted = await participants.admit(db, member, program, choice)
+        return f"Admitted {', '.join(m.username for m in admitted)}."
+
+    return await _act(request, db, member, program_id, work)
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin: feature flags
+
+
+async def _flags_page(
+    request: Request_, db: AsyncSession, status_code: int = 200, **context: Any
+) -> Template:
+    found = list(await db.scalars(select(Flag).order_by(Flag.key)))
+    return render(
+        request,
+        "beta/admin_flags.html",
+        status_code=status_code,
+        flags=[
+            {
+                **flags.flag_json(f, await flags.group_names(db, f.group_ids)),
+                "programs": await flags.programs_listing(db, f.key),
+            }
+            for f in found
+        ],
+        **context,
+    )
+
+
+@get("/admin/flags", guards=[require_admin])
+async def admin_flags(request: Request_, db: AsyncSession) -> Template:
+    return await _flags_page(request, db, values={})
+
+
+@post("/admin/flags", guards=[require_admin])
+async def save_flag(request: Request_, db: AsyncSession, member: Member, data: Form) -> Any:
+    values = {
+        "description": text(data, "description"),
+        "rollout": text(data, "rollout") or "0",
+        "groups": text(data, "groups"),
+        "killed": text(data, "killed") == "on",
+    }
+    try:
+        await flags.save(db, member, text(data, "key").strip(), values)
+    except ServiceError as error:
+        await undo(db, member)
+        return await _flags_page(
+            request,
+            db,
+            error.status,
+            error=error.detail,
+            values={**values, "key": text(data, "key")},
+        )
+    return Redirect("/p/beta/admin/flags", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# A program's page for members
+
+
+async def _member_page(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    program = await programs.visible(db, member, program_id)
+    body = await programs.as_json(db, program, member)
+    waiting = any(w.member.id == member.id for w in await participants.waitlist(db, program))
+    return render(
+        request,
+        "beta/program.html",
+        status_code=status_code,
+        program=body,
+        waiting=waiting,
+        **context,
+    )
+
+
+@get("/programs/{program_id:int}")
+async def program_page(
+    request: Request_, db: AsyncSession, member: Member, program_id: int
+) -> Template:
+    notice = request.session.pop("beta_notice", None) if request.session else None
+    return await _member_page(request, db, member, program_id, notice=notice)
+
+
+async def _member_act(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, work: Any
+) -> Any:
+    program = await programs.visible(db, member, program_id)
+    try:
+        notice = await work(program)
+    except ServiceError as error:
+        await undo(db, member)
+        return await _member_page(request, db, member, program_id, error.status, error=error.detail)
+    request.session["beta_notice"] = notice
+    return Redirect(f"/p/beta/programs/{program_id}", status_code=303)
+
+
+@post("/programs/{program_id:int}/accept")
+async def accept_terms(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    async def work(program: Program) -> str:
+        await participants.accept(db, member, program, {"version": text(data, "version")})
+        return "Thank you: the program's categories are open to you."
+
+    return await _member_act(request, db, member, program_id, work)
+
+
+@post("/programs/{program_id:int}/leave")
+async def leave(request: Request_, db: AsyncSession, member: Member, program_id: int) -> Any:
+    async def work(program: Program) -> str:
+        await participants.leave(db, member, program)
+        return f"You left {program.name}."
+
+    return await _member_act(request, db, member, program_id, work)
+
+
+@post("/programs/{program_id:int}/waitlist")
+async def ask_to_join(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    async def work(program: Program) -> str:
+        answers = [text(data, f"answer-{n}") for n in range(len(program.questions))]
+        await participants.ask(db, member, program, {"answers": answers})
+        return "You are on the waitlist; an admin will let you know."
+
+    return await _member_act(request, db, member, program_id, work)
+
+
+routes: list[Any] = [
+    admin_programs,
+    create_program,
+    admin_program,
+    change_program,
+    add_members,
+    remove_member,
+    admit,
+    admin_flags,
+    save_flag,
+    program_page,
+    accept_terms,
+    leave,
+    ask_to_join,
+]
