@@ -30,7 +30,7 @@ from community.db import utcnow
 from community.errors import ServiceError
 from community_beta import clock
 from community_beta.models import PRIVATE, PUBLIC, Flag, Participant, Program
-from community_beta.programs import FLAG_RE, bad, groups_named
+from community_beta.programs import FLAG_RE, bad, groups_named, no_nul
 
 FIELDS = ("description", "rollout", "groups", "killed")
 RECHECK_SECONDS = 1.0
@@ -194,7 +194,7 @@ async def save(db: AsyncSession, admin: Member, key: Any, data: Any) -> Flag:
     if "description" in data:
         if not isinstance(data["description"], str) or len(data["description"]) > 2000:
             raise bad("invalid_description", "description is text of at most 2,000 characters.")
-        flag.description = data["description"].strip()
+        flag.description = no_nul(data["description"], "description").strip()
     if "rollout" in data:
         flag.rollout = _rollout(data["rollout"])
     if "groups" in data:

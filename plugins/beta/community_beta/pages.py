@@ -261,7 +261,7 @@ async def _member_page(
 ) -> Template:
     program = await programs.visible(db, member, program_id)
     body = await programs.as_json(db, program, member)
-    waiting = any(w.member.id == member.id for w in await participants.waitlist(db, program))
+    waiting = await participants.is_waiting(db, program, member)
     return render(
         request,
         "beta/program.html",

@@ -29,7 +29,7 @@ from community_beta.models import (
     Participant,
     Program,
 )
-from community_beta.programs import bad
+from community_beta.programs import bad, no_nul
 
 MAX_NAMES = 500
 MAX_ADMIT = 500
@@ -47,7 +47,7 @@ def _names(value: Any, field: str) -> list[str]:
     for name in value:
         if not isinstance(name, str) or not name.strip().lstrip("@"):
             raise bad(f"invalid_{field}", f"{field} is a list of names.", field)
-        key = name.strip().lstrip("@").lower()
+        key = no_nul(name, field).strip().lstrip("@").lower()
         if key not in names:
             names.append(key)
     return names
@@ -68,7 +68,7 @@ async def members_named(db: AsyncSession, usernames: list[str]) -> list[Member]:
 async def _room(db: AsyncSession, program: Program, adding: int) -> None:
     """Refuse ``adding`` more participants than the program has places left (the program's
     row locked on PostgreSQL, so two admins admitting at once cannot overfill it)."""
-    if program.capacity is None or adding == 0:
+    if program.capacity is None:
         return
     if db.get_bind().dialect.name == "postgresql":
         await db.execute(select(Program.id).where(Program.id == program.id).with_for_update())
@@ -107,29 +107,29 @@ def _open(program: Program) -> None:
 async def _enrol(
     db: AsyncSession, program: Program, newcomers: list[tuple[Member, str]], actor: Member
 ) -> None:
-    """Make ``newcomers`` participants (no commit) and have each told."""
+    """Make ``newcomers`` participants when the program has room for them all, close their
+    requests to join and have each told; commits. Every way in goes through here."""
+    if not newcomers:
+        return
+    await _room(db, program, len(newcomers))
     now = utcnow()
-    for newcomer, via in newcomers:
-        db.add(
-            Participant(
-                program_id=program.id,
-                member_id=newcomer.id,
-                via=via,
-                added_by_id=actor.id,
-                accepted_version=0,
-                joined_at=now,
-            )
-        )
-    if newcomers:
-        # One job for them all: on SQLite, concurrent writers would trip over each other.
-        await enqueue(
-            db,
-            "beta.welcome",
+    ids = [newcomer.id for newcomer, _ in newcomers]
+    db.add_all(
+        Participant(
             program_id=program.id,
-            member_ids=[newcomer.id for newcomer, _ in newcomers],
-            actor_id=actor.id,
+            member_id=newcomer.id,
+            via=via,
+            added_by_id=actor.id,
+            accepted_version=0,
+            joined_at=now,
         )
+        for newcomer, via in newcomers
+    )
+    # One job for them all: on SQLite, concurrent writers would trip over each other.
+    await enqueue(db, "beta.welcome", program_id=program.id, member_ids=ids, actor_id=actor.id)
+    await _close_requests(db, program, ids)
     await clock.tick(db)
+    await db.commit()
 
 
 async def add(db: AsyncSession, admin: Member, program: Program, data: Any) -> list[Member]:
@@ -164,10 +164,7 @@ async def add(db: AsyncSession, admin: Member, program: Program, data: Any) -> l
         wanted.setdefault(person.id, (person, "group"))
     already = await _current(db, program, list(wanted))
     newcomers = [(m, via) for i, (m, via) in wanted.items() if i not in already]
-    await _room(db, program, len(newcomers))
     await _enrol(db, program, newcomers, admin)
-    await _close_requests(db, program, [m.id for m, _ in newcomers])
-    await db.commit()
     return [m for m, _ in newcomers]
 
 
@@ -208,7 +205,7 @@ async def ask(db: AsyncSession, member: Member, program: Program, data: Any) -> 
         answers = [answers]
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
         raise bad("invalid_answers", "answers is a list of text, one per question.", "answers")
-    answers = [a.strip() for a in answers]
+    answers = [no_nul(a, "answers").strip() for a in answers]
     if len(answers) != len(program.questions) or not all(answers):
         raise bad(
             "invalid_answers",
@@ -274,6 +271,18 @@ async def waitlist(db: AsyncSession, program: Program, order: str = "requested")
     return [Waiting(m, list(r.answers), r.requested_at) for m, r in rows]
 
 
+async def is_waiting(db: AsyncSession, program: Program, member: Member) -> bool:
+    """Whether ``member`` is on the program's waitlist (one query)."""
+    found = await db.scalar(
+        select(JoinRequest.id).where(
+            JoinRequest.program_id == program.id,
+            JoinRequest.member_id == member.id,
+            JoinRequest.admitted_at.is_(None),
+        )
+    )
+    return found is not None
+
+
 async def admit(db: AsyncSession, admin: Member, program: Program, data: Any) -> list[Member]:
     """Admit the waiting members named in ``usernames``, or the next ``count`` in the
     waitlist's order (all there are when fewer wait); each is told. Commits; 400 for a name
@@ -306,26 +315,21 @@ async def admit(db: AsyncSession, admin: Member, program: Program, data: Any) ->
         if not waiting:
             raise bad("nobody_waiting", f"Nobody is on the waitlist of {program.name}.", "count")
         chosen = [w.member for w in waiting[:count]]
-    await _room(db, program, len(chosen))
     await _enrol(db, program, [(m, "waitlist") for m in chosen], admin)
-    await _close_requests(db, program, [m.id for m in chosen])
-    await db.commit()
     return chosen
 
 
 async def _close_requests(db: AsyncSession, program: Program, member_ids: list[int]) -> None:
-    """Mark the requests of members now in the program as admitted."""
-    if not member_ids:
-        return
-    now = utcnow()
-    for request in await db.scalars(
-        select(JoinRequest).where(
+    """Mark the requests of members now in the program as admitted (one UPDATE)."""
+    await db.execute(
+        update(JoinRequest)
+        .where(
             JoinRequest.program_id == program.id,
             JoinRequest.member_id.in_(member_ids),
             JoinRequest.admitted_at.is_(None),
         )
-    ):
-        request.admitted_at = now
+        .values(admitted_at=utcnow())
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.models import Group, Member
+from community.accounts.services import MAX_ID
 from community.db import utcnow
 from community.errors import ServiceError
 from community.forum.models import Category
-from community.forum.services import slugify
+from community.forum.services import check_id, slugify
 from community_beta import clock
 from community_beta.models import (
     ARCHIVED,
@@ -54,6 +55,13 @@ def bad(code: str, detail: str, field: str | None = None) -> ServiceError:
     return ServiceError(code, detail, 400, **({"field": field} if field else {}))
 
 
+def no_nul(value: str, field: str) -> str:
+    """``value``, refused when it holds a NUL character (PostgreSQL text cannot)."""
+    if "\x00" in value:
+        raise bad(f"invalid_{field}", f"{field} cannot contain NUL characters.", field)
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # Checking each field
 
@@ -61,7 +69,7 @@ def bad(code: str, detail: str, field: str | None = None) -> ServiceError:
 def _text(value: Any, field: str, limit: int, required: bool = False) -> str:
     if not isinstance(value, str):
         raise bad(f"invalid_{field}", f"{field} is text.", field)
-    value = value.strip()
+    value = no_nul(value, field).strip()
     if required and not value:
         raise bad(f"invalid_{field}", f"A program needs a {field}.", field)
     if len(value) > limit:
@@ -114,6 +122,9 @@ def _list(value: Any, field: str, what: str) -> list[Any]:
         value = [part for part in re.split(r"[,\n]", value) if part.strip()]
     if not isinstance(value, list) or len(value) > MAX_LIST:
         raise bad(f"invalid_{field}", f"{field} is a list of {what}.", field)
+    for item in value:
+        if isinstance(item, str):
+            no_nul(item, field)
     return value
 
 
@@ -153,7 +164,8 @@ async def _categories(db: AsyncSession, value: Any, program: Program | None) -> 
             raise bad("invalid_categories", "categories is a list of category ids.", "categories")
         if item not in ids:
             ids.append(item)
-    found = {c.id: c for c in (await db.scalars(select(Category).where(Category.id.in_(ids))))}
+    ids_kept = [i for i in ids if 1 <= i <= MAX_ID]  # a larger number is no id the database holds
+    found = {c.id: c for c in (await db.scalars(select(Category).where(Category.id.in_(ids_kept))))}
     missing = [str(i) for i in ids if i not in found]
     if missing:
         raise bad("unknown_category", f"No category has id {', '.join(missing)}.", "categories")
@@ -297,7 +309,7 @@ async def save(db: AsyncSession, program: Program | None, data: Any) -> Program:
 
 
 async def program_by_id(db: AsyncSession, program_id: int) -> Program:
-    program = await db.get(Program, program_id)
+    program = await db.get(Program, check_id(program_id, "program"))
     if program is None:
         raise ServiceError("not_found", "No such program.", 404)
     return program

@@ -102,6 +102,8 @@ async def test_a_change_reaches_another_process_within_a_second(beta: Any, app: 
         ("new-editor", {"killed": "yes"}, "invalid_killed", "true or false"),
         ("new-editor", {"groups": ["nobody"]}, "unknown_group", "nobody"),
         ("new-editor", {"share": 3}, "invalid_body", "Unknown fields: share"),
+        ("new-editor", {"description": "a\x00b"}, "invalid_description", "NUL"),
+        ("new-editor", {"groups": ["te\x00sters"]}, "invalid_groups", "NUL"),
         ("New Editor", {"rollout": 3}, "invalid_key", "lower-case"),
     ],
 )

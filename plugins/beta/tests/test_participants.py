@@ -102,6 +102,10 @@ async def test_the_waitlist_in_request_order_and_admitting(beta: Any, app: Any) 
         missing.json()["detail"]
         == "Answer every question: Private editor asks 2 and 1 were answered."
     )
+    nul = await beta.call(
+        "POST", f"{path}/waitlist", headers["ada"], json={"answers": ["To\x00help", "Firefox"]}
+    )
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
     for name in ("grace", "ada", "linus", "ken"):
         asked = await beta.call(
             "POST", f"{path}/waitlist", headers[name], json={"answers": [f"{name}!", "Firefox"]}
@@ -126,6 +130,8 @@ async def test_the_waitlist_in_request_order_and_admitting(beta: Any, app: Any) 
     assert nextn.json() == {"admitted": ["grace", "ada"], "participants": 3}
     left = (await beta.call("GET", f"{path}/waitlist")).json()["waiting"]
     assert [w["username"] for w in left] == ["ken"]
+    nul = await beta.call("POST", f"{path}/admit", json={"usernames": ["k\x00en"]})
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
     both = await beta.call("POST", f"{path}/admit", json={"count": 1, "usernames": ["ken"]})
     assert both.status_code == 400
     for bad in ({"count": 0}, {"count": "two"}, {"count": True}):

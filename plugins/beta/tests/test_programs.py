@@ -56,6 +56,9 @@ async def test_editing_the_terms_makes_a_new_version(beta: Any) -> None:
         ({"name": "A", "flags": ["New Editor"]}, "invalid_flags", "not a flag key"),
         ({"name": "A", "categories": [999999]}, "unknown_category", "999999"),
         ({"name": "A", "categories": "x"}, "invalid_categories", "category ids"),
+        ({"name": "A", "categories": [2**63]}, "unknown_category", str(2**63)),
+        ({"name": "A\x00"}, "invalid_name", "NUL"),
+        ({"name": "A", "questions": ["Why\x00?"]}, "invalid_questions", "NUL"),
         ({"name": "A", "open_groups": ["nobody"]}, "unknown_group", "nobody"),
         ({"name": "A", "waitlist_open": "maybe"}, "invalid_waitlist_open", "true or false"),
         ({"name": "A", "questions": ["?"] * 11}, "invalid_questions", "at most 10"),
@@ -109,6 +112,8 @@ async def test_members_know_only_programs_open_to_them(beta: Any) -> None:
     assert "categories" not in listed[0] and "participants" not in listed[0]
     for hidden in (draft, closed):
         assert (await beta.call("GET", f"/programs/{hidden['id']}", headers)).status_code == 404
+    for missing in ("/programs/999999", "/programs/99999999999999999999"):
+        assert (await beta.call("GET", missing)).status_code == 404
     assert (await beta.call("GET", f"/programs/{open_['id']}", headers)).status_code == 200
     refused = await beta.call("POST", "/programs", headers, json={"name": "Mine"})
     assert refused.status_code == 403
