@@ -88,16 +88,9 @@ async def prepare(db: AsyncSession, plugins: Plugins) -> dict[str, Any]:
 
 
 async def fill(db: AsyncSession, plugins: Plugins, site: dict[str, Any], summary: Any) -> None:
-    """The plugins' demo rows; the analytics plugin's directly while its ``populate_demo``
-    hook is not wired in its plugin module."""
-    import random
-
-    from community_analytics import demo as analytics_demo
-
-    if "analytics" not in await demo.populate_plugins(db, plugins, site, summary, seed=1):
-        with activated(plugins, site):
-            await analytics_demo.populate_demo(db, random.Random(2), summary.since, summary.now)
-        await db.commit()
+    """The enabled plugins' demo rows (the analytics plugin's among them), as ``community
+    demo`` writes them."""
+    await demo.populate_plugins(db, plugins, site, summary, seed=1)
 
 
 async def main(url: str, skip_rollup: bool) -> None:

@@ -8,13 +8,14 @@ server was down) is made up at the next."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import plugins
+from community import mail, plugins
 from community.accounts.models import Member
 from community.db import utcnow
 from community.errors import ServiceError
@@ -49,21 +50,25 @@ def tile(report: Report) -> dict[str, Any]:
     return {key: found[key] for key in TILE}
 
 
-async def tiles(
-    db: AsyncSession, period: Period, today: date | None = None
-) -> list[dict[str, Any]]:
-    """Every report's tile over ``period``; a report that cannot answer for it is left out."""
-    viewer = system_viewer()
+async def reports(
+    db: AsyncSession,
+    viewer: Any,
+    period: Period,
+    names: Iterable[str] = catalogue.REPORTS,
+    today: date | None = None,
+) -> list[Report]:
+    """The reports ``names`` over ``period`` for ``viewer``, in order: the dashboard's tiles,
+    the admin pages' summary and the digest's. One that cannot answer is left out (logged)."""
     found = []
-    for name in catalogue.REPORTS:
+    for name in names:
         try:
             report = await catalogue.run(
                 db, viewer, name, period.start.isoformat(), period.end.isoformat(), today=today
             )
         except ServiceError as exc:
-            log.warning("digest: report %s left out: %s", name, exc.detail)
+            log.warning("report %s left out: %s", name, exc.detail)
             continue
-        found.append(tile(report))
+        found.append(report)
     return found
 
 
@@ -75,7 +80,10 @@ async def make(
     settings = plugins.settings("analytics")
     period = last_week(today or rollup.today(settings))
     stored = await db.scalar(select(Digest).where(Digest.week == period.start))
-    shown = stored.tiles if stored is not None else await tiles(db, period, today)
+    if stored is not None:
+        shown = stored.tiles
+    else:
+        shown = [tile(report) for report in await reports(db, system_viewer(), period, today=today)]
     sent_at = stored.sent_at if stored is not None else None
     # Mail before writing: on SQLite the first write holds the database until the job ends.
     if sent_at is None and await send(db, shown, period, name, base_url):
@@ -93,19 +101,11 @@ async def make(
     return made
 
 
-def mail_configured() -> bool:
-    from community import mail
-
-    return mail.configured()
-
-
 async def send(
     db: AsyncSession, shown: list[dict[str, Any]], period: Period, name: str, base_url: str
 ) -> bool:
     """Email the digest to every admin with an address; False when email is not configured,
     no admin has one, or the server refused (logged: the digest is kept, marked unsent)."""
-    from community import mail
-
     if not mail.configured():
         return False
     found = await db.scalars(

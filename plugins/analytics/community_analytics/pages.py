@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,20 +13,23 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import plugins
+from community import mail, plugins
 from community.accounts.models import Member
 from community.errors import ServiceError
 from community.forum.models import Category
 from community.web import render
-from community_analytics import catalogue, digest, rollup, slots
+from community_analytics import catalogue, digest, slots
 from community_analytics.access import require_viewer
-from community_analytics.api import to_csv, yes_or_no
+from community_analytics.api import answer, asked_period, csv_response, iso, yes_or_no
 from community_analytics.digest import figure, number
 from community_analytics.models import Digest
-from community_analytics.reports import Period, Report, parse_day, parse_period
+from community_analytics.reports import Period, Report, parse_day
 
 SPARK_WIDTH = 100
 SPARK_HEIGHT = 24
+SUMMARY_SECONDS = 300
+"""How long the admin pages' summary is kept (in the app's ``cache`` store, shared by the
+processes when Redis is configured) before its reports are run again."""
 
 
 @get("/", guards=[require_viewer])
@@ -38,12 +42,12 @@ async def dashboard(
 ) -> Template:
     try:
         period = asked_period(start, end)
-        tiles = [await catalogue.run(db, member, name, *iso(period)) for name in catalogue.REPORTS]
     except ServiceError as exc:
         form = {"start": start or "", "end": end or ""}
         return render(
             request, "analytics/dashboard.html", exc.status, tiles=[], error=exc.detail, **form
         )
+    tiles = await digest.reports(db, member, period)
     return render(
         request,
         "analytics/dashboard.html",
@@ -120,22 +124,14 @@ async def report_csv(
     include_gated: str | None = None,
 ) -> Response[str]:
     """The report as CSV for a signed-in browser (the API's CSV needs a token)."""
-    catalogue.definition(name)
-    period = asked_period(start, end)
-    gated = yes_or_no(include_gated, "include_gated")
-    report = await catalogue.run(db, member, name, *iso(period), category_id, gated=gated)
-    filename = f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    return Response(
-        to_csv(report),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    report, period = await answer(db, member, name, start, end, category_id, include_gated)
+    return csv_response(report, period)
 
 
 @get("/digests", guards=[require_viewer])
 async def digests(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
     found = list(await db.scalars(select(Digest).order_by(Digest.week.desc()).limit(104)))
-    return render(request, "analytics/digests.html", digests=found, mail=digest.mail_configured())
+    return render(request, "analytics/digests.html", digests=found, mail=mail.configured())
 
 
 @get("/digests/{week:str}", guards=[require_viewer])
@@ -160,10 +156,19 @@ async def digest_page(request: Request[Any, Any, Any], db: AsyncSession, week: s
 
 @get("/summary", guards=[require_viewer])
 async def summary(request: Request[Any, Any, Any], db: AsyncSession, member: Member) -> Template:
-    """The admin pages' engagement summary (the ``admin_dashboard`` slot loads it)."""
-    tiles = [
-        await catalogue.run(db, member, name) for name in slots.SUMMARY if name in catalogue.REPORTS
-    ]
+    """The admin pages' engagement summary (the ``admin_dashboard`` slot loads it): the
+    reports of ``slots.SUMMARY`` over the last 30 days, made at most every ``SUMMARY_SECONDS``
+    for each viewer, since every admin page asks for it."""
+    period = asked_period(None, None)
+    key = f"analytics:summary:{member.id}:{plugins.settings('analytics').signature}:{period.end}"
+    store = request.app.stores.get("cache")
+    kept = await store.get(key)
+    if kept is not None:
+        tiles = json.loads(kept)
+    else:
+        names = [name for name in slots.SUMMARY if name in catalogue.REPORTS]
+        tiles = [digest.tile(report) for report in await digest.reports(db, member, period, names)]
+        await store.set(key, json.dumps(tiles), expires_in=SUMMARY_SECONDS)
     return render(request, "analytics/_summary.html", tiles=tiles, figure=figure)
 
 
@@ -175,16 +180,6 @@ async def me(request: Request[Any, Any, Any], db: AsyncSession, member: Member) 
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def asked_period(start: str | None, end: str | None) -> Period:
-    """The period asked for (the last 30 days by default); ServiceError 400 when it is wrong."""
-    settings = plugins.settings("analytics")
-    return parse_period(start or None, end or None, rollup.today(settings))
-
-
-def iso(period: Period) -> tuple[str, str]:
-    return period.start.isoformat(), period.end.isoformat()
 
 
 def report_url(name: str, period: Period) -> str:
