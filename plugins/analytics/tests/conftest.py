@@ -1,12 +1,18 @@
 """Every test here runs an app with the analytics plugin loaded and enabled; ``forum`` fills
 it with a seeded random community (members, threads, posts, reactions and visits over about
-four months) and knows the right answers, counted in Python from what it wrote."""
+four months) and knows the right answers, counted in Python from what it wrote. A module
+marked ``pytest.mark.visibility(name, admins_see_all=False)`` also loads and enables a plugin
+hiding the threads whose title says secret (see ``visibility_plugin``). Test modules import
+the helpers here (``report``, ``last_days``, ``median``, ``new_post``, ``plugins_active``)
+from ``plugins.analytics.tests.conftest``."""
 
 from __future__ import annotations
 
 import random
+import types
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,22 +23,93 @@ from community_analytics import plugin
 from community_analytics.models import Visit
 from sqlalchemy import select
 
+from community import hookimpl
 from community.accounts.models import Member
+from community.accounts.services import instance_settings
 from community.db import utcnow
 from community.forum.models import Category, Post, Reaction, Thread
-from community.plugins import save_settings
+from community.plugins import Manifest, activated, save_settings
+from community.testing import SITE_NAME
 
 DAYS = 120
 
 
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "visibility(name, admins_see_all=False): load a plugin hiding threads titled secret",
+    )
+
+
+def visibility_plugin(name: str, admins_see_all: bool = False) -> types.ModuleType:
+    """A plugin named ``name`` hiding threads whose title says secret: from everyone, or from
+    all but admins (like a beta program's categories) when ``admins_see_all``."""
+    module = types.ModuleType(name)
+    module.MANIFEST = Manifest(  # type: ignore[attr-defined]
+        name=name,
+        version="1.0",
+        description="Hides threads whose title says secret.",
+        api=">=1.0,<2",
+        capabilities={"visibility"},
+    )
+
+    @hookimpl
+    def visible_threads(member: Any, thread: Any) -> Any:
+        if admins_see_all and member.role == "admin":
+            return None
+        return ~thread.title.contains("secret")
+
+    module.visible_threads = visible_threads  # type: ignore[attr-defined]
+    return module
 
 
 @pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics"]
+def plugin_modules(request: pytest.FixtureRequest) -> list[Any]:
+    marker = request.node.get_closest_marker("visibility")
+    if marker is None:
+        return [plugin]
+    return [plugin, visibility_plugin(*marker.args, **marker.kwargs)]
+
+
+@pytest.fixture
+def enabled_plugins(plugin_modules: list[Any]) -> list[str]:
+    return [module.MANIFEST.name for module in plugin_modules]
+
+
+async def report(client: Any, headers: dict[str, str], name: str, **params: Any) -> Any:
+    """Report ``name`` from the API, which must answer 200."""
+    response = await client.get(f"/api/v1/analytics/reports/{name}", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@asynccontextmanager
+async def plugins_active(app: Any) -> AsyncIterator[None]:
+    """The app's plugins active here with the site's settings, as in an event handler."""
+    async with app.state.sessionmaker() as db:
+        site = await instance_settings(db, SITE_NAME)
+    with activated(app.state.plugins, site):
+        yield
+
+
+def last_days(last: date, count: int) -> list[date]:
+    """The ``count`` days up to ``last``, oldest first."""
+    return [last - timedelta(days=n) for n in range(count - 1, -1, -1)]
+
+
+def median(values: list[float]) -> float | None:
+    """The middle value (the mean of the two middle ones), or None for no values."""
+    values = sorted(values)
+    if not values:
+        return None
+    half = len(values) // 2
+    return values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2
+
+
+@pytest.fixture
+async def no_scheduled_runs(app: Any) -> None:
+    """Stop the app's own job runner, whose hourly schedule would run jobs beside the test's."""
+    await app.state.job_runner.stop()
 
 
 async def configure(app: Any, **values: Any) -> None:
@@ -195,12 +272,12 @@ async def build(app: Any, seed: int = 7) -> Forum:
             await db.flush()
             forum.threads.append(thread)
             number, at = 1, created
-            db.add(opening := _post(thread, 1, thread.author_id, created))
+            db.add(opening := new_post(thread.id, 1, thread.author_id, created))
             forum.posts.append(opening)
             for _ in range(rng.choice([0, 0, 1, 2, 3, 5])):
                 at = min(now, at + timedelta(hours=rng.expovariate(1 / 20)))
                 number += 1
-                reply = _post(thread, number, rng.choice(ids), at)
+                reply = new_post(thread.id, number, rng.choice(ids), at)
                 reply.deleted_at = at if rng.random() < 0.1 else None
                 reply.held_at = at if rng.random() < 0.08 else None
                 db.add(reply)
@@ -218,9 +295,10 @@ async def build(app: Any, seed: int = 7) -> Forum:
     return forum
 
 
-def _post(thread: Thread, number: int, author_id: int, at: datetime) -> Post:
+def new_post(thread_id: int, number: int, author_id: int, at: datetime) -> Post:
+    """A post of ``thread_id`` written at ``at``, not yet added to a session."""
     return Post(
-        thread_id=thread.id,
+        thread_id=thread_id,
         number=number,
         author_id=author_id,
         body="b",

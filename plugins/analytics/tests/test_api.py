@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from community.db import utcnow
+from community.errors import ServiceError
 from community.testing import api_token, enable_plugin, make_member, make_thread
 
 URL = "/api/v1/analytics/reports"
@@ -25,14 +26,14 @@ async def test_the_list_names_every_report(app: Any, client: Any, admin: Any) ->
 
 async def test_a_report_has_the_documented_shape(app: Any, client: Any, admin: Any) -> None:
     await make_thread(app, "admin")
-    got = (await client.get(f"{URL}/threads", headers=await api_token(app, "admin"))).json()
+    headers = await api_token(app, "admin")
+    got = (await client.get(f"{URL}/threads", headers=headers)).json()
     assert {"name", "title", "labels", "series", "total", "previous_total", "change_pct"} <= set(
         got
     )
     assert got["name"] == "threads" and len(got["labels"]) == 30
     assert got["series"] == [{"name": "Threads", "data": [0] * 30}]  # an admin's: left out
     assert got["summary"] == "No threads in these 30 days or the previous 30."
-    headers = await api_token(app, "admin")
     timing = (await client.get(f"{URL}/response_time", headers=headers)).json()
     assert timing["unit"] == "hours" and timing["total"] is None
 
@@ -134,8 +135,6 @@ async def test_a_disabled_plugin_answers_404(app: Any, client: Any, admin: Any) 
 
 
 async def test_a_bad_time_zone_is_a_field_error(app: Any, settings_of: Any) -> None:
-    from community.errors import ServiceError
-
     with pytest.raises(ServiceError) as caught:
         await settings_of(app, time_zone="Mars/Olympus")
     assert caught.value.status == 422

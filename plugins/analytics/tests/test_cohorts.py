@@ -16,6 +16,7 @@ from community_analytics.models import Visit
 
 from community.accounts.models import Member
 from community.testing import api_token
+from plugins.analytics.tests.conftest import report
 
 URL = "/api/v1/analytics/reports/retention"
 LENGTH = 70
@@ -120,12 +121,6 @@ def expected(forum: Any, first: date, last: date, tz: Any, exclude: bool = True)
     }
 
 
-async def ask(client: Any, headers: dict[str, str], **params: Any) -> dict[str, Any]:
-    response = await client.get(URL, params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def check(got: dict[str, Any], want: dict[str, Any]) -> None:
     assert got["chart"] == "heatmap" and got["unit"] == "%"
     assert got["labels"] == [f"Week {n}" for n in range(9)]
@@ -167,7 +162,7 @@ async def test_cohorts_equal_a_count_over_raw_rows(
     assert len(want["series"]) >= 3 and want["hidden"] >= 1
     assert want["series"][-1]["data"][1:] == [None] * 8  # this week's cohort
     assert want["total"] is not None and want["previous_total"] is not None
-    got = await ask(client, await api_token(app, "admin"), start=first.isoformat())
+    got = await report(client, await api_token(app, "admin"), "retention", start=first.isoformat())
     check(got, want)
     if zone != "UTC":  # a member joining at 00:30 on Monday joined on Sunday in UTC
         utc = expected(data, first, last, ZoneInfo("UTC"))
@@ -184,7 +179,7 @@ async def test_a_period_of_one_week_has_its_monday_cohort(
     want = expected(data, first, end, tz)
     assert [s["name"] for s in want["series"]] == [week.isoformat()]
     params = {"start": first.isoformat(), "end": end.isoformat()}
-    check(await ask(client, await api_token(app, "admin"), **params), want)
+    check(await report(client, await api_token(app, "admin"), "retention", **params), want)
 
 
 async def test_small_cohorts_are_hidden_and_staff_left_out(
@@ -206,11 +201,11 @@ async def test_small_cohorts_are_hidden_and_staff_left_out(
     assert shown and week.isoformat() not in without["sizes"]
     assert [size for _, size, _ in cohorts(data, week, week, tz)] == [4]  # hidden
     assert with_staff["sizes"][week.isoformat()] == 5
-    got = await ask(client, headers, start=first.isoformat())
+    got = await report(client, headers, "retention", start=first.isoformat())
     check(got, without)
     assert f"{without['hidden']} cohorts under 5 members not shown" in got["summary"]
     await settings_of(app, exclude_staff=False)
-    check(await ask(client, headers, start=first.isoformat()), with_staff)
+    check(await report(client, headers, "retention", start=first.isoformat()), with_staff)
 
 
 async def test_the_sentence_gives_week_one_retention_and_the_best_cohort(
@@ -219,7 +214,7 @@ async def test_the_sentence_gives_week_one_retention_and_the_best_cohort(
     tz = ZoneInfo("UTC")
     data, first, last = await seeded(app, forum, tz)
     want = expected(data, first, last, tz)
-    got = await ask(client, await api_token(app, "admin"), start=first.isoformat())
+    got = await report(client, await api_token(app, "admin"), "retention", start=first.isoformat())
     members = sum(want["sizes"].values())
     count = len(want["sizes"])
     assert got["summary"].startswith(
@@ -237,7 +232,7 @@ async def test_the_sentence_gives_week_one_retention_and_the_best_cohort(
 
 
 async def test_nothing_to_count_says_so(app: Any, client: Any, admin: Any) -> None:
-    got = await ask(client, await api_token(app, "admin"))
+    got = await report(client, await api_token(app, "admin"), "retention")
     assert got["series"] == [] and got["total"] is None
     assert got["summary"] == "No weekly cohort of 5 or more members joined in these 30 days."
 

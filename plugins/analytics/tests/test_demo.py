@@ -19,6 +19,8 @@ from community.accounts.models import Member
 from community.accounts.services import instance_settings
 from community.forum.models import Post, Reaction, Thread
 from community.plugins import activated
+from community.testing import SITE_NAME
+from plugins.analytics.tests.conftest import plugins_active
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 SIZE = demo.Size(members=40, threads=150, posts=1_500)
@@ -29,7 +31,7 @@ async def filled(app: Any, seed: int = 5) -> dict[str, list[Any]]:
     """The core's demo and the plugin's, and every row of both that the checks read."""
     async with app.state.sessionmaker() as db:
         summary = await demo.populate(db, SIZE, seed=seed, now=NOW)
-        site = await instance_settings(db, "Testers")
+        site = await instance_settings(db, SITE_NAME)
         with activated(app.state.plugins, site):
             await analytics_demo.populate_demo(db, random.Random(seed), summary.since, summary.now)
         await db.commit()
@@ -80,9 +82,7 @@ async def test_thread_views_add_up_to_each_threads_view_count(app: Any) -> None:
 
 async def test_the_same_seed_gives_the_same_visits(app: Any) -> None:
     first = await filled(app, seed=9)
-    async with app.state.sessionmaker() as db:
-        site = await instance_settings(db, "Testers")
-        since = NOW - timedelta(days=365)
-        with activated(app.state.plugins, site):
-            again = await analytics_demo.visits(db, random.Random(9), since, NOW, ZoneInfo("UTC"))
+    since = NOW - timedelta(days=365)
+    async with plugins_active(app), app.state.sessionmaker() as db:
+        again = await analytics_demo.visits(db, random.Random(9), since, NOW, ZoneInfo("UTC"))
     assert sorted(again) == sorted(tuple(row) for row in first["visits"])

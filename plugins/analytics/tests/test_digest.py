@@ -18,11 +18,7 @@ from community.accounts.models import Member
 from community.jobs import DONE
 from community.testing import api_token, make_member, run_job, sign_in
 
-
-@pytest.fixture(autouse=True)
-async def no_scheduled_runs(app: Any) -> None:
-    """Stop the app's own runner: its hourly schedule would make the digest beside the test."""
-    await app.state.job_runner.stop()
+pytestmark = pytest.mark.usefixtures("no_scheduled_runs")
 
 
 async def give_email(app: Any, username: str, email: str) -> None:

@@ -7,53 +7,24 @@ reads the rollup."""
 
 from __future__ import annotations
 
-import types
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from community_analytics import plugin
 from community_analytics.models import Daily
 from sqlalchemy import select, update
 
-from community import hookimpl
 from community.forum.models import Category, Thread
 from community.jobs import DONE
-from community.plugins import Manifest
 from community.testing import api_token, run_job
+from plugins.analytics.tests.conftest import last_days, report
+
+pytestmark = pytest.mark.visibility("programme", admins_see_all=True)
 
 URL = "/api/v1/analytics/reports/engaged"
 KINDS = ("started", "replied", "reacted")
-
-
-def programme() -> types.ModuleType:
-    module = types.ModuleType("programme")
-    module.MANIFEST = Manifest(  # type: ignore[attr-defined]
-        name="programme",
-        version="1.0",
-        description="Threads whose title says secret are for admins only.",
-        api=">=1.0,<2",
-        capabilities={"visibility"},
-    )
-
-    @hookimpl
-    def visible_threads(member: Any, thread: Any) -> Any:
-        return None if member.role == "admin" else ~thread.title.contains("secret")
-
-    module.visible_threads = visible_threads  # type: ignore[attr-defined]
-    return module
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin, programme()]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics", "programme"]
 
 
 def doings(
@@ -109,12 +80,6 @@ def expected(forum: Any, days: list[date], tz: Any, **how: Any) -> dict[str, Any
     }
 
 
-async def ask(client: Any, headers: dict[str, str], **params: Any) -> dict[str, Any]:
-    response = await client.get(URL, params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def check(got: dict[str, Any], want: dict[str, Any], days: list[date]) -> None:
     assert got["labels"] == [d.isoformat() for d in days]
     assert [s["name"] for s in got["series"]] == ["Engaged", "Visiting", "Participation (%)"]
@@ -130,7 +95,7 @@ def check(got: dict[str, Any], want: dict[str, Any], days: list[date]) -> None:
 
 def period(forum: Any, tz: Any, length: int = 45) -> list[date]:
     today = forum.now.astimezone(tz).date()
-    return [today - timedelta(days=n) for n in range(length - 1, -1, -1)]
+    return last_days(today, length)
 
 
 async def roll_everything(app: Any) -> None:
@@ -151,8 +116,8 @@ async def test_engaged_members_equal_a_count_over_raw_rows(
     hidden, whole = expected(data, days, tz, hide=True), expected(data, days, tz, hide=False)
     assert hidden["engaged"] != whole["engaged"]  # the secret threads matter
     for _ in range(3):  # nothing rolled up, part of the history, all of it
-        check(await ask(client, headers, **params), hidden, days)
-        check(await ask(client, headers, **params, include_gated="true"), whole, days)
+        check(await report(client, headers, "engaged", **params), hidden, days)
+        check(await report(client, headers, "engaged", **params, include_gated="true"), whole, days)
         assert (await run_job(app, "analytics.rollup", within=120)).state == DONE
 
 
@@ -164,7 +129,7 @@ async def test_the_rollup_stores_what_is_counted_live(
     tz = ZoneInfo("UTC")
     days = period(data, tz, 60)
     params = {"start": days[0].isoformat(), "end": days[-1].isoformat(), "include_gated": "1"}
-    live = await ask(client, headers, **params)
+    live = await report(client, headers, "engaged", **params)
     await roll_everything(app)
     async with app.state.sessionmaker() as db:
         stored = {
@@ -176,7 +141,7 @@ async def test_the_rollup_stores_what_is_counted_live(
     ideas = data.categories[1].id
     in_ideas = expected(data, days, tz, hide=False, categories={ideas})["engaged"]
     assert [stored.get((d, "engaged_in", ideas), 0) for d in days[:-1]] == in_ideas[:-1]
-    assert await ask(client, headers, **params) == live
+    assert await report(client, headers, "engaged", **params) == live
 
 
 async def test_a_category_counts_members_engaged_in_it(
@@ -204,9 +169,10 @@ async def test_a_category_counts_members_engaged_in_it(
     site = expected(data, days, tz, hide=False)
     assert both["engaged"] != alone["engaged"] != site["engaged"]
     for _ in range(2):  # live, then rolled up: the parent with its subcategory is always live
-        got = await ask(client, headers, **params, category_id=str(ideas.id))
+        got = await report(client, headers, "engaged", **params, category_id=str(ideas.id))
         check(got, {**both, "visiting": site["visiting"]}, days)
-        check(await ask(client, headers, **params, category_id=str(sub.id)), alone, days)
+        got = await report(client, headers, "engaged", **params, category_id=str(sub.id))
+        check(got, alone, days)
         await roll_everything(app)
 
 
@@ -221,9 +187,10 @@ async def test_staff_and_suspended_members_count_when_the_setting_says_so(
     assert staff["total"] > expected(data, days, tz, hide=True)["total"]
     await roll_everything(app)
     await settings_of(app, exclude_staff=False)
-    check(await ask(client, headers), staff, days)  # rolled-up days no longer match: live
+    # rolled-up days no longer match: live
+    check(await report(client, headers, "engaged"), staff, days)
     await roll_everything(app)
-    check(await ask(client, headers), staff, days)
+    check(await report(client, headers, "engaged"), staff, days)
 
 
 async def test_the_sentence_names_the_change_and_what_drove_it(
@@ -236,7 +203,7 @@ async def test_the_sentence_names_the_change_and_what_drove_it(
     for length in (20, 30, 45):
         days = period(data, tz, length)
         want = expected(data, days, tz, hide=True)
-        got = await ask(client, headers, start=days[0].isoformat())
+        got = await report(client, headers, "engaged", start=days[0].isoformat())
         total, previous = want["total"], want["previous_total"]
         assert got["summary"].startswith(f"{total} members engaged in these {length} days")
         assert f"{want['participation']:g}% of the day's visitors" in got["summary"]
@@ -252,7 +219,7 @@ async def test_the_sentence_names_the_change_and_what_drove_it(
 
 
 async def test_nothing_to_count_says_so(app: Any, client: Any, admin: Any) -> None:
-    got = await ask(client, await api_token(app, "admin"))
+    got = await report(client, await api_token(app, "admin"), "engaged")
     assert got["total"] == 0 and got["previous_total"] == 0 and got["change_pct"] is None
     assert got["series"][0]["data"] == [0] * 30
     assert got["series"][2]["data"] == [None] * 30

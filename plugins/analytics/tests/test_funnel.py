@@ -29,6 +29,7 @@ from community.testing import (
     make_thread,
     settle,
 )
+from plugins.analytics.tests.conftest import last_days, report
 
 PERIOD = 30
 COMMAND_LINE = "(command line)"
@@ -38,11 +39,6 @@ STAFF = ("moderator", "admin")
 @pytest.fixture
 def plugin_modules() -> list[Any]:
     return [plugin, moderation]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics", "moderation"]
 
 
 @dataclass
@@ -215,12 +211,6 @@ async def generate(app: Any, seed: int = 5) -> Invited:
     return data
 
 
-async def report(client: Any, headers: dict[str, str], name: str, **params: Any) -> Any:
-    response = await client.get(f"/api/v1/analytics/reports/{name}", params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def pct(part: int, whole: int) -> float | None:
     return round(part / whole * 100, 1) if whole else None
 
@@ -280,7 +270,7 @@ async def test_the_funnel_equals_a_count_over_raw_rows(
     tz = ZoneInfo(zone)
     headers = await api_token(app, "admin")
     today = data.now.astimezone(tz).date()
-    days = [today - timedelta(days=n) for n in range(PERIOD - 1, -1, -1)]
+    days = last_days(today, PERIOD)
     params = {"start": days[0].isoformat(), "end": today.isoformat()}
     got = await report(client, headers, "invites", **params)
     check_funnel(got, data, days, tz)
@@ -289,7 +279,7 @@ async def test_the_funnel_equals_a_count_over_raw_rows(
     earlier = [d - timedelta(days=40) for d in days]
     params = {"start": earlier[0].isoformat(), "end": earlier[-1].isoformat()}
     check_funnel(await report(client, headers, "invites", **params), data, earlier, tz)
-    whole = [today - timedelta(days=n) for n in range(89, -1, -1)]
+    whole = last_days(today, 90)
     params = {"start": whole[0].isoformat(), "end": today.isoformat()}
     check_inviters(await report(client, headers, "inviters", **params), data, whole, tz, True)
 
@@ -301,7 +291,7 @@ async def test_staff_invitees_count_when_asked(
     data = await generate(app)
     tz = ZoneInfo("UTC")
     today = data.now.date()
-    days = [today - timedelta(days=n) for n in range(89, -1, -1)]
+    days = last_days(today, 90)
     got = await report(client, await api_token(app, "admin"), "invites", start=days[0].isoformat())
     check_funnel(got, data, days, tz, exclude=False)
     assert got["series"][0]["data"] != data.stages(data.made(days[0], today, tz, True), tz, True)
@@ -315,7 +305,7 @@ async def test_flags_and_warnings_are_na_without_moderation(
     await enable_plugin(app, "moderation", False)
     tz = ZoneInfo("UTC")
     today = data.now.date()
-    days = [today - timedelta(days=n) for n in range(PERIOD - 1, -1, -1)]
+    days = last_days(today, PERIOD)
     got = await report(client, await api_token(app, "admin"), "inviters")
     check_inviters(got, data, days, tz, False)
     assert "flags" not in got["summary"]

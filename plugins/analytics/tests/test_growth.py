@@ -13,6 +13,7 @@ import pytest
 
 from community.accounts.models import Member
 from community.testing import api_token
+from plugins.analytics.tests.conftest import report
 
 URL = "/api/v1/analytics/reports/growth"
 KEYS = ["new", "active", "retained", "new_active", "returning", "churned", "net"]
@@ -57,12 +58,6 @@ def expected(forum: Any, last: date, days: int, tz: Any, exclude: bool = True) -
     return {"now": figures(0), "before": figures(1)}
 
 
-async def ask(client: Any, headers: dict[str, str], **params: Any) -> dict[str, Any]:
-    response = await client.get(URL, params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def check(got: dict[str, Any], want: dict[str, Any]) -> None:
     now, before = want["now"], want["before"]
     assert got["chart"] == "bar" and got["label"] == "figure"
@@ -96,7 +91,7 @@ async def test_growth_equals_a_count_over_raw_rows(
     want = expected(data, today, days, tz)
     assert want["now"]["churned"] and want["now"]["retained"]  # the dataset has both
     start = (today - timedelta(days=days - 1)).isoformat()
-    check(await ask(client, await api_token(app, "admin"), start=start), want)
+    check(await report(client, await api_token(app, "admin"), "growth", start=start), want)
 
 
 async def test_joining_counts_by_the_communitys_day(
@@ -124,7 +119,7 @@ async def test_joining_counts_by_the_communitys_day(
     want = expected(data, last, 30, tz)
     assert member.id in joined(data, first, last, tz, True)
     params = {"start": first.isoformat(), "end": last.isoformat()}
-    check(await ask(client, await api_token(app, "admin"), **params), want)
+    check(await report(client, await api_token(app, "admin"), "growth", **params), want)
 
 
 async def test_staff_and_suspended_members_count_when_the_setting_says_so(
@@ -137,7 +132,7 @@ async def test_staff_and_suspended_members_count_when_the_setting_says_so(
     everyone = expected(data, today, 30, tz, exclude=False)
     assert everyone != expected(data, today, 30, tz)
     await settings_of(app, exclude_staff=False)
-    check(await ask(client, headers), everyone)
+    check(await report(client, headers, "growth"), everyone)
 
 
 async def test_the_sentence_says_where_the_change_came_from(
@@ -148,7 +143,8 @@ async def test_the_sentence_says_where_the_change_came_from(
     today = data.now.date()
     for days in (10, 30):
         now = expected(data, today, days, ZoneInfo("UTC"))["now"]
-        got = await ask(client, headers, start=(today - timedelta(days=days - 1)).isoformat())
+        start = today - timedelta(days=days - 1)
+        got = await report(client, headers, "growth", start=start.isoformat())
         previous = now["active"] - now["net"]
         pct = round(now["net"] / previous * 100, 1)
         moved = "unchanged" if not pct else f"{'up' if pct > 0 else 'down'} {abs(pct):g}%"
@@ -160,7 +156,7 @@ async def test_the_sentence_says_where_the_change_came_from(
 
 
 async def test_nothing_to_count_says_so(app: Any, client: Any, admin: Any) -> None:
-    got = await ask(client, await api_token(app, "admin"))
+    got = await report(client, await api_token(app, "admin"), "growth")
     assert got["series"][0]["data"] == [0] * 7
     assert got["total"] == 0 and got["change_pct"] is None
     assert got["summary"] == "No active members in these 30 days or the previous 30."

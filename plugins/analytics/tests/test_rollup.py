@@ -16,11 +16,7 @@ from sqlalchemy import select
 from community.jobs import DONE
 from community.testing import run_job
 
-
-@pytest.fixture(autouse=True)
-async def no_scheduled_runs(app: Any) -> None:
-    """Stop the app's own runner: its hourly rollup would run beside the test's."""
-    await app.state.job_runner.stop()
+pytestmark = pytest.mark.usefixtures("no_scheduled_runs")
 
 
 async def rolled(app: Any) -> dict[Any, Any]:

@@ -17,6 +17,7 @@ from community.db import utcnow
 from community.forum.models import Post, Reaction
 from community.testing import make_member, make_thread, settle, sign_in
 from community.web.slots import Slot
+from plugins.analytics.tests.conftest import new_post
 
 SUMMARY = 'hx-get="/p/analytics/summary"'
 OWN = 'hx-get="/p/analytics/me"'
@@ -75,17 +76,6 @@ def test_the_profile_slot_is_for_the_profile_member() -> None:
     assert slots.render(Slot.admin_dashboard, {"member": me}) is None
 
 
-def reply(thread_id: int, number: int, author_id: int, at: Any) -> Post:
-    return Post(
-        thread_id=thread_id,
-        number=number,
-        author_id=author_id,
-        body="b",
-        html="<p>b</p>",
-        created_at=at,
-    )
-
-
 async def test_own_activity_counts_the_last_30_days(
     app: Any, client: Any, admin: Any, member: Any
 ) -> None:
@@ -95,9 +85,9 @@ async def test_own_activity_counts_the_last_30_days(
     today = now.date()
     async with app.state.sessionmaker() as db:
         replies = [
-            reply(theirs.id, 2, member.id, now - timedelta(days=5)),
-            reply(theirs.id, 3, member.id, now - timedelta(days=40)),
-            reply(theirs.id, 4, member.id, now - timedelta(days=2)),
+            new_post(theirs.id, 2, member.id, now - timedelta(days=5)),
+            new_post(theirs.id, 3, member.id, now - timedelta(days=40)),
+            new_post(theirs.id, 4, member.id, now - timedelta(days=2)),
         ]
         replies[2].deleted_at = now
         db.add_all(replies)

@@ -5,55 +5,20 @@ see; and ``best_slot`` gives the reply peak to other plugins."""
 
 from __future__ import annotations
 
-import types
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from community_analytics import plugin
 from community_analytics.timing import best_slot
 
-from community import hookimpl, plugins
-from community.accounts.services import instance_settings
-from community.plugins import Manifest
-from community.testing import SITE_NAME, api_token
+from community import plugins
+from community.testing import api_token
+from plugins.analytics.tests.conftest import plugins_active, report
+
+pytestmark = pytest.mark.visibility("hider")
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-
-
-def hider() -> types.ModuleType:
-    module = types.ModuleType("hider")
-    module.MANIFEST = Manifest(  # type: ignore[attr-defined]
-        name="hider",
-        version="1.0",
-        description="Hides threads whose title says secret.",
-        api=">=1.0,<2",
-        capabilities={"visibility"},
-    )
-
-    @hookimpl
-    def visible_threads(member: Any, thread: Any) -> Any:
-        return ~thread.title.contains("secret")
-
-    module.visible_threads = visible_threads  # type: ignore[attr-defined]
-    return module
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin, hider()]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics", "hider"]
-
-
-async def report(client: Any, headers: dict[str, str], name: str, **params: Any) -> Any:
-    response = await client.get(f"/api/v1/analytics/reports/{name}", params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def grids(
@@ -121,10 +86,8 @@ async def test_the_heatmap_equals_counts_over_raw_rows(
     check(await report(client, headers, "best_time"), data, tz, today)
     end = today - timedelta(days=40)  # the 16 weeks end on the period's last day
     check(await report(client, headers, "best_time", end=end.isoformat()), data, tz, end)
-    async with app.state.sessionmaker() as db:
-        site = await instance_settings(db, SITE_NAME)
-        with plugins.activated(app.state.plugins, site):
-            slot = await best_slot(db, plugins.settings("analytics"), data.now)
+    async with plugins_active(app), app.state.sessionmaker() as db:
+        slot = await best_slot(db, plugins.settings("analytics"), data.now)
     assert slot == top(grids(data, tz, today - timedelta(days=111), today)[1], 1)[0]
 
 
@@ -146,15 +109,15 @@ async def test_a_quiet_community_and_bad_input(app: Any, client: Any, admin: Any
     got = await report(client, headers, "best_time")
     assert got["total"] == 0 and got["figures"]["best"] == []
     assert got["summary"].startswith("No posts or reactions in the 16 weeks to ")
-    async with app.state.sessionmaker() as db:
-        site = await instance_settings(db, SITE_NAME)
-        with plugins.activated(app.state.plugins, site):
-            assert (
-                await best_slot(db, plugins.settings("analytics"), datetime.now().astimezone())
-                is None
-            )
-    for params in ({"end": "2026-13-01"}, {"end": "2999-01-01"}):
+    async with plugins_active(app), app.state.sessionmaker() as db:
+        now = datetime.now().astimezone()
+        assert await best_slot(db, plugins.settings("analytics"), now) is None
+    for params, message in (
+        ({"end": "2026-13-01"}, "end must be a date like 2026-01-31"),
+        ({"end": "2999-01-01"}, "after today"),
+    ):
         response = await client.get(
             "/api/v1/analytics/reports/best_time", params=params, headers=headers
         )
         assert response.status_code == 400, params
+        assert message in response.json()["detail"]

@@ -4,55 +4,20 @@ thread the viewer may not see (a plugin hides threads whose title says secret)."
 
 from __future__ import annotations
 
-import types
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from community_analytics import plugin
 from community_analytics.models import ThreadView
 
-from community import hookimpl
-from community.plugins import Manifest
 from community.testing import api_token
+from plugins.analytics.tests.conftest import last_days, report
+
+pytestmark = pytest.mark.visibility("hider")
 
 PERIOD = 45
-
-
-def hider() -> types.ModuleType:
-    module = types.ModuleType("hider")
-    module.MANIFEST = Manifest(  # type: ignore[attr-defined]
-        name="hider",
-        version="1.0",
-        description="Hides threads whose title says secret.",
-        api=">=1.0,<2",
-        capabilities={"visibility"},
-    )
-
-    @hookimpl
-    def visible_threads(member: Any, thread: Any) -> Any:
-        return ~thread.title.contains("secret")
-
-    module.visible_threads = visible_threads  # type: ignore[attr-defined]
-    return module
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin, hider()]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics", "hider"]
-
-
-async def report(client: Any, headers: dict[str, str], name: str, **params: Any) -> Any:
-    response = await client.get(f"/api/v1/analytics/reports/{name}", params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def add_views(app: Any, forum: Any, today: date) -> dict[tuple[int, date], int]:
@@ -185,7 +150,7 @@ async def test_top_threads_and_contributors_equal_a_ranking_of_raw_rows(
     today = data.now.astimezone(tz).date()
     views = await add_views(app, data, today)
     headers = await api_token(app, "admin")
-    days = [today - timedelta(days=n) for n in range(PERIOD - 1, -1, -1)]
+    days = last_days(today, PERIOD)
     params = {"start": days[0].isoformat(), "end": today.isoformat()}
     got = await report(client, headers, "top_threads", **params)
     check_threads(got, data, tz, days, views=views)
@@ -201,7 +166,7 @@ async def test_staff_count_when_the_setting_says_so(
     data = await forum(app)
     tz = ZoneInfo("UTC")
     today = data.now.date()
-    days = [today - timedelta(days=n) for n in range(29, -1, -1)]
+    days = last_days(today, 30)
     headers = await api_token(app, "admin")
     got = await report(client, headers, "contributors")
     check_members(got, data, tz, days, exclude=False)
@@ -231,9 +196,13 @@ async def test_nothing_to_rank_and_bad_input(app: Any, client: Any, admin: Any) 
     assert got["summary"] == "No thread had a post or a reaction in these 30 days."
     got = await report(client, headers, "contributors")
     assert got["summary"] == "Nobody posted or reacted in these 30 days."
-    for params in ({"start": "yesterday"}, {"category_id": "x"}, {"category_id": "999"}):
+    for params, message in (
+        ({"start": "yesterday"}, "start must be a date like 2026-01-31"),
+        ({"category_id": "x"}, "category_id must be a whole number"),
+        ({"category_id": "999"}, "There is no category 999"),
+    ):
         response = await client.get(
             "/api/v1/analytics/reports/top_threads", params=params, headers=headers
         )
         assert response.status_code == 400, params
-        assert response.json()["detail"]
+        assert message in response.json()["detail"]

@@ -5,56 +5,21 @@ participants is left out of the table but not of the total; threads the viewer m
 
 from __future__ import annotations
 
-import types
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from community_analytics import plugin
 from community_analytics.reports import MIN_SEGMENT
 
-from community import hookimpl
-from community.forum.models import Category, Post, Thread
-from community.plugins import Manifest
+from community.forum.models import Category, Thread
 from community.testing import api_token
+from plugins.analytics.tests.conftest import last_days, median, new_post, report
+
+pytestmark = pytest.mark.visibility("hider")
 
 PERIOD = 45
-
-
-def hider() -> types.ModuleType:
-    module = types.ModuleType("hider")
-    module.MANIFEST = Manifest(  # type: ignore[attr-defined]
-        name="hider",
-        version="1.0",
-        description="Hides threads whose title says secret.",
-        api=">=1.0,<2",
-        capabilities={"visibility"},
-    )
-
-    @hookimpl
-    def visible_threads(member: Any, thread: Any) -> Any:
-        return ~thread.title.contains("secret")
-
-    module.visible_threads = visible_threads  # type: ignore[attr-defined]
-    return module
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin, hider()]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics", "hider"]
-
-
-async def report(client: Any, headers: dict[str, str], name: str, **params: Any) -> Any:
-    response = await client.get(f"/api/v1/analytics/reports/{name}", params=params, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def add_quiet_category(app: Any, forum: Any) -> Category:
@@ -76,14 +41,7 @@ async def add_quiet_category(app: Any, forum: Any) -> Category:
         await db.flush()
         for number, author in enumerate([two[0], two[1], two[0]], start=1):
             at = forum.now - timedelta(minutes=30 - number)
-            post = Post(
-                thread_id=thread.id,
-                number=number,
-                author_id=author,
-                body="b",
-                html="<p>b</p>",
-                created_at=at,
-            )
+            post = new_post(thread.id, number, author, at)
             db.add(post)
             forum.posts.append(post)
         await db.commit()
@@ -134,14 +92,6 @@ def expected(
     }
 
 
-def median(values: list[float]) -> float | None:
-    values = sorted(values)
-    if not values:
-        return None
-    half = len(values) // 2
-    return values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2
-
-
 def check(got: dict[str, Any], forum: Any, tz: ZoneInfo, days: list[date]) -> list[int]:
     """Compare, and return the categories shown."""
     now = expected(forum, tz, days[0], days[-1])
@@ -179,7 +129,7 @@ async def test_categories_equal_counts_over_raw_rows(
     tz = ZoneInfo(zone)
     today = data.now.astimezone(tz).date()
     headers = await api_token(app, "admin")
-    days = [today - timedelta(days=n) for n in range(PERIOD - 1, -1, -1)]
+    days = last_days(today, PERIOD)
     params = {"start": days[0].isoformat(), "end": today.isoformat()}
     got = await report(client, headers, "categories", **params)
     shown = check(got, data, tz, days)

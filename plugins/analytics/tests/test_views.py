@@ -7,36 +7,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from community_analytics import plugin, views
+from community_analytics import views
 from community_analytics.models import ThreadView
 from sqlalchemy import select
 
-from community import plugins
-from community.accounts.services import instance_settings
 from community.events import ThreadViewed
 from community.testing import (
-    SITE_NAME,
     api_token,
     make_member,
     make_thread,
     settle,
     sign_in,
 )
-
-
-@pytest.fixture
-def plugin_modules() -> list[Any]:
-    return [plugin]
-
-
-@pytest.fixture
-def enabled_plugins() -> list[str]:
-    return ["analytics"]
+from plugins.analytics.tests.conftest import plugins_active
 
 
 @pytest.fixture(autouse=True)
@@ -48,18 +35,6 @@ def nothing_pending() -> Iterator[None]:
         views.pending.clear()
         if moment == "before":
             yield
-
-
-@contextmanager
-def running(app: Any, site: dict[str, Any]) -> Iterator[None]:
-    """The app's plugins active here, as in an event handler."""
-    with plugins.activated(app.state.plugins, site):
-        yield
-
-
-async def site_of(app: Any) -> dict[str, Any]:
-    async with app.state.sessionmaker() as db:
-        return await instance_settings(db, SITE_NAME)
 
 
 async def stored(app: Any) -> dict[tuple[int, date], int]:
@@ -90,10 +65,10 @@ async def test_a_thread_page_seen_is_a_view(app: Any, client: Any, member: Any) 
     await settle(app)
     assert views.pending == Counter({(thread.id, datetime.now(UTC).date()): 1})
     assert await stored(app) == {}  # waiting for more
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         assert await views.flush() == 1
     assert await stored(app) == {(thread.id, datetime.now(UTC).date()): 1}
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         assert await views.flush() == 0  # nothing left
 
 
@@ -104,7 +79,7 @@ async def test_views_are_written_in_batches(
     first = await make_thread(app, "member", title="First")
     second = await make_thread(app, "member", title="Second")
     today = datetime.now(UTC).date()
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         for n in range(12):
             await views.record(ThreadViewed(thread_id=(first, second)[n % 3 == 0].id, member_id=1))
         assert writes == [5, 5]  # two views still waiting
@@ -119,7 +94,7 @@ async def test_views_wait_no_longer_than_the_timer(
 ) -> None:
     monkeypatch.setattr(views, "SECONDS", 0.2)
     thread = await make_thread(app, "member")
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         await views.record(ThreadViewed(thread_id=thread.id, member_id=1))
         await views.record(ThreadViewed(thread_id=thread.id, member_id=2))
     assert writes == []
@@ -134,7 +109,7 @@ async def test_the_day_is_the_communitys(
     await settings_of(app, time_zone="Pacific/Kiritimati")  # UTC+14
     thread = await make_thread(app, "member")
     at = datetime(2026, 3, 1, 9, 59, tzinfo=UTC)
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         for moment in (at, at + timedelta(minutes=2), at + timedelta(hours=1)):
             monkeypatch.setattr(views, "utcnow", lambda moment=moment: moment)
             await views.record(ThreadViewed(thread_id=thread.id, member_id=1))
@@ -151,7 +126,7 @@ async def test_a_failed_write_keeps_its_views_for_the_next(
     async def failing(batch: Counter[tuple[int, date]]) -> int:
         raise ConnectionError("the database is away")
 
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         await views.record(ThreadViewed(thread_id=thread.id, member_id=1))
         monkeypatch.setattr(views, "_write", failing)
         assert await views.flush() == 0
@@ -171,7 +146,7 @@ async def test_too_many_unwritten_views_are_dropped(
         raise ConnectionError("the database is away")
 
     monkeypatch.setattr(views, "_write", failing)
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         for thread_id in (1, 2, 3):
             await views.record(ThreadViewed(thread_id=thread_id, member_id=1))
         await views.flush()
@@ -182,7 +157,7 @@ async def test_too_many_unwritten_views_are_dropped(
 async def test_writers_add_up_and_deleted_threads_are_dropped(app: Any, member: Any) -> None:
     thread = await make_thread(app, "member")
     today = datetime.now(UTC).date()
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         # Two processes writing their own counts of the same thread and day at once.
         written = await asyncio.gather(
             views._write(Counter({(thread.id, today): 3, (thread.id + 1000, today): 4})),
@@ -199,7 +174,7 @@ async def test_views_rank_top_threads(app: Any, client: Any, admin: Any, member:
     await sign_in(client, "reader")
     await client.get(seen.url)
     await settle(app)
-    with running(app, await site_of(app)):
+    async with plugins_active(app):
         await views.flush()
     got = await client.get(
         "/api/v1/analytics/reports/top_threads", headers=await api_token(app, "admin")
