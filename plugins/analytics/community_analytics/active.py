@@ -3,23 +3,33 @@ member is active on a day they opened a page, signed in, posted or reacted (``tr
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from community_analytics.metrics import counted
 from community_analytics.models import SITE, Visit
-from community_analytics.reports import Definition, Period, Query, Report, Series, rounded, trend
+from community_analytics.reports import Definition, Query, Report, Series, plural, rounded, trend
 
 
-async def distinct_active(query: Query, period: Period) -> int:
-    """Members active at least once in ``period``."""
-    count = await query.db.scalar(
-        select(func.count(func.distinct(Visit.member_id))).where(
-            Visit.day >= period.start,
+async def distinct_active(query: Query) -> tuple[int, int]:
+    """Members active at least once in the period, and in the one before: one query."""
+    period, before = query.period, query.period.previous()
+    pairs = (
+        select(Visit.member_id, case((Visit.day >= period.start, 1), else_=0).label("now"))
+        .where(
+            Visit.day >= before.start,
             Visit.day <= period.end,
             *counted(Visit.member_id, query.scope),
         )
+        .distinct()
+        .subquery()
     )
-    return int(count or 0)
+    found = dict(
+        (now, int(count))
+        for now, count in await query.db.execute(
+            select(pairs.c.now, func.count()).group_by(pairs.c.now)
+        )
+    )
+    return found.get(1, 0), found.get(0, 0)
 
 
 async def run(query: Query) -> Report:
@@ -36,8 +46,7 @@ async def run(query: Query) -> Report:
     mean_dau = sum(series["dau"]) / len(days)
     mean_mau = sum(series["mau"]) / len(days)
     stickiness = rounded(mean_dau / mean_mau * 100, 1) if mean_mau else None
-    total = await distinct_active(query, period)
-    previous = await distinct_active(query, period.previous())
+    total, previous = await distinct_active(query)
     return Report(
         name="active",
         title="Active members",
@@ -61,7 +70,7 @@ async def run(query: Query) -> Report:
 
 def _sentence(total: int, previous: int, days: int, stickiness: float | None) -> str:
     moved = trend(total, previous, days)
-    sentence = f"{total} member{'s' if total != 1 else ''} active in these {days} days"
+    sentence = f"{plural(total, 'member')} active in these {days} days"
     sentence += f", {moved}" if moved else ""
     if stickiness is not None:
         sentence += f"; stickiness (daily / monthly active) {stickiness:g}%"

@@ -27,6 +27,7 @@ from community_analytics.reports import (
     Query,
     Report,
     Series,
+    plural,
     rounded,
     trend,
 )
@@ -118,9 +119,11 @@ def week_one(found: list[Cohort]) -> float | None:
 
 
 async def run(query: Query) -> Report:
-    found = await cohorts(query, query.period)
+    start, previous = query.period.start, query.period.previous()
+    both = await cohorts(query, Period(previous.start, query.period.end))
+    found = [cohort for cohort in both if cohort.week >= start]
     rows = large(found)
-    earlier = large(await cohorts(query, query.period.previous()))
+    earlier = large([cohort for cohort in both if cohort.week < start])
     total, previous = week_one(rows), week_one(earlier)
     hidden = len(found) - len(rows)
     return Report(
@@ -147,17 +150,13 @@ async def run(query: Query) -> Report:
 def _sentence(
     rows: list[Cohort], hidden: int, total: float | None, previous: float | None, days: int
 ) -> str:
-    small = (
-        f"; {hidden} cohort{'s' if hidden != 1 else ''} under {MIN_SEGMENT} members not shown"
-        if hidden
-        else ""
-    )
+    small = f"; {plural(hidden, 'cohort')} under {MIN_SEGMENT} members not shown" if hidden else ""
     if not rows:
         return (
             f"No weekly cohort of {MIN_SEGMENT} or more members joined in these {days} days{small}."
         )
     members = sum(cohort.size for cohort in rows)
-    count = f"{len(rows)} weekly cohort{'s' if len(rows) != 1 else ''} ({members} members)"
+    count = f"{plural(len(rows), 'weekly cohort')} ({members} members)"
     if total is None:
         return f"{count} joined in these {days} days, too recently for week-1 retention{small}."
     sentence = f"Week-1 retention {total:g}% across {count}"

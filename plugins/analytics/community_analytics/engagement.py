@@ -14,9 +14,19 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from community_analytics.metrics import METRICS, doings, window
+from community_analytics.metrics import METRICS, doings
 from community_analytics.models import SITE
-from community_analytics.reports import Definition, Period, Query, Report, Series, rounded, trend
+from community_analytics.reports import (
+    Definition,
+    Query,
+    Report,
+    Series,
+    both,
+    current,
+    plural,
+    rounded,
+    trend,
+)
 
 KINDS = {"started": "starting threads", "replied": "replying", "reacted": "reacting"}
 """What engaged members did, and how the sentence says it."""
@@ -35,17 +45,22 @@ async def per_day(query: Query) -> list[int]:
     return [int(sum(found.get(day, {}).values())) for day in days]
 
 
-async def engaged_members(query: Query, period: Period) -> dict[str, set[int]]:
-    """The members engaged at least once in ``period``, per kind of doing."""
-    start, _ = window(period.start, query.scope.tz)
-    _, end = window(period.end, query.scope.tz)
-    done = doings(start, end, query.scope)
-    found: dict[str, set[int]] = {kind: set() for kind in KINDS}
-    rows = await query.db.execute(
-        select(done.c.kind, done.c.member_id).where(done.c.member_id.is_not(None)).distinct()
+async def engaged_members(query: Query) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """The members engaged at least once in the period and in the one before, per kind of
+    doing: one query for both."""
+    begin, since, end = both(query)
+    done = doings(begin, end, query.scope)
+    found: tuple[dict[str, set[int]], dict[str, set[int]]] = (
+        {kind: set() for kind in KINDS},
+        {kind: set() for kind in KINDS},
     )
-    for kind, member_id in rows:
-        found[kind].add(member_id)
+    rows = await query.db.execute(
+        select(done.c.kind, done.c.member_id, current(done.c.at, since))
+        .where(done.c.member_id.is_not(None))
+        .distinct()
+    )
+    for kind, member_id, now in rows:
+        found[0 if now else 1][kind].add(member_id)
     return found
 
 
@@ -57,8 +72,7 @@ async def run(query: Query) -> Report:
     visiting = [int(visiting_found.get(day, {}).get(SITE, 0)) for day in days]
     share = [rounded(e / v * 100, 1) if v else None for e, v in zip(engaged, visiting, strict=True)]
     participation = rounded(sum(engaged) / sum(visiting) * 100, 1) if sum(visiting) else None
-    now = await engaged_members(query, period)
-    before = await engaged_members(query, period.previous())
+    now, before = await engaged_members(query)
     total, previous = len(set().union(*now.values())), len(set().union(*before.values()))
     return Report(
         name="engaged",
@@ -90,7 +104,7 @@ def _sentence(
     participation: float | None,
 ) -> str:
     moved = trend(total, previous, days)
-    sentence = f"{total} member{'s' if total != 1 else ''} engaged in these {days} days"
+    sentence = f"{plural(total, 'member')} engaged in these {days} days"
     if moved:
         sentence += f", {moved}"
         driver = _driver(now, before, rising=total > previous) if total != previous else None

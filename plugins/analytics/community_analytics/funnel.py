@@ -30,7 +30,7 @@ from sqlalchemy import Select, select
 from community.accounts.models import Invite, Member
 from community.forum.models import Post, Thread
 from community_analytics import marks
-from community_analytics.metrics import live_post, shown, window
+from community_analytics.metrics import live_post, shown
 from community_analytics.models import Mark, Visit
 from community_analytics.reports import (
     Definition,
@@ -38,6 +38,7 @@ from community_analytics.reports import (
     Query,
     Report,
     Series,
+    plural,
     trend,
 )
 
@@ -83,14 +84,9 @@ class Invites:
         return sum(i.marks[kind] for i in self.invitees if i.inviter == inviter)
 
 
-def span(query: Query, period: Period) -> tuple[datetime, datetime]:
-    """The UTC instants where ``period`` begins and ends in the community's time zone."""
-    return window(period.start, query.scope.tz)[0], window(period.end, query.scope.tz)[1]
-
-
 def _made(query: Query, period: Period) -> list[Any]:
     """Conditions on ``Invite``: created in ``period`` and counted."""
-    begin, end = span(query, period)
+    begin, end = period.span(query.scope.tz)
     found = [Invite.created_at >= begin, Invite.created_at < end]
     if query.scope.exclude:
         found.append(Invite.role.not_in(STAFF))
@@ -226,8 +222,8 @@ def _funnel_sentence(counts: list[int], before: list[int], days: int) -> str:
         earlier = f"; {before[0]} in the previous {days}" if before[0] else ""
         return f"No invites were created in these {days} days{earlier}."
     sentence = (
-        f"{created} invite{'s' if created != 1 else ''} created in these {days} days brought "
-        f"{redeemed} member{'s' if redeemed != 1 else ''}"
+        f"{plural(created, 'invite')} created in these {days} days brought "
+        f"{plural(redeemed, 'member')}"
     )
     if redeemed:
         sentence += f" ({_pct(redeemed, created):g}%)"
@@ -297,7 +293,7 @@ def _inviters_sentence(
 ) -> str:
     if not names:
         return f"Nobody created an invite in these {days} days."
-    sentence = f"{total} member{'s' if total != 1 else ''} created invites in these {days} days"
+    sentence = f"{plural(total, 'member')} created invites in these {days} days"
     moved = trend(total, previous, days)
     sentence += f", {moved}" if moved else ""
     best = names[0]

@@ -14,13 +14,23 @@ the period's active members, so its change is the net growth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from community.accounts.models import Member
-from community_analytics.metrics import counted, window
+from community_analytics.metrics import counted
 from community_analytics.models import Visit
-from community_analytics.reports import Definition, Period, Query, Report, Series, rounded, trend
+from community_analytics.reports import (
+    Definition,
+    Period,
+    Query,
+    Report,
+    Series,
+    plural,
+    rounded,
+    trend,
+)
 
 LABELS = {
     "new": "New members",
@@ -60,33 +70,51 @@ class Flow:
         return {key: getattr(self, key) for key in LABELS}
 
 
-async def active_members(query: Query, period: Period) -> set[int]:
-    """Members active at least once in ``period``."""
-    found = await query.db.scalars(
-        select(Visit.member_id)
+async def active_members(query: Query, periods: list[Period]) -> list[set[int]]:
+    """Members active at least once in each of ``periods`` (consecutive, oldest first): one
+    query for all of them."""
+    found: list[set[int]] = [set() for _ in periods]
+    which = case(
+        *((Visit.day >= period.start, n) for n, period in reversed(list(enumerate(periods)))),
+        else_=0,
+    )
+    rows = await query.db.execute(
+        select(Visit.member_id, which)
         .where(
-            Visit.day >= period.start,
-            Visit.day <= period.end,
+            Visit.day >= periods[0].start,
+            Visit.day <= periods[-1].end,
             *counted(Visit.member_id, query.scope),
         )
         .distinct()
     )
-    return set(found)
+    for member_id, n in rows:
+        found[n].add(member_id)
+    return found
 
 
-async def joined(query: Query, period: Period) -> set[int]:
-    """Members whose (approved) account was made in ``period``."""
-    start, _ = window(period.start, query.scope.tz)
-    _, end = window(period.end, query.scope.tz)
-    found = await query.db.scalars(
-        select(Member.id).where(
+async def joined(query: Query, periods: list[Period]) -> list[set[int]]:
+    """Members whose (approved) account was made in each of ``periods`` (consecutive, oldest
+    first): one query for all of them."""
+    tz = query.scope.tz
+    start, _ = periods[0].span(tz)
+    _, end = periods[-1].span(tz)
+    found: list[set[int]] = [set() for _ in periods]
+    rows = await query.db.execute(
+        select(Member.id, Member.created_at).where(
             Member.created_at >= start,
             Member.created_at < end,
             Member.approved_at.is_not(None),
             *counted(Member.id, query.scope),
         )
     )
-    return set(found)
+    for member_id, created_at in rows:
+        found[_which(periods, created_at.astimezone(tz).date())].add(member_id)
+    return found
+
+
+def _which(periods: list[Period], day: date) -> int:
+    """The index of the period of ``periods`` holding ``day``."""
+    return next(n for n, period in enumerate(periods) if period.start <= day <= period.end)
 
 
 def flow(new: set[int], active: set[int], before: set[int]) -> Flow:
@@ -106,11 +134,12 @@ def flow(new: set[int], active: set[int], before: set[int]) -> Flow:
 async def run(query: Query) -> Report:
     period = query.period
     previous = period.previous()
-    now_active = await active_members(query, period)
-    before_active = await active_members(query, previous)
-    earlier_active = await active_members(query, previous.previous())
-    now = flow(await joined(query, period), now_active, before_active)
-    before = flow(await joined(query, previous), before_active, earlier_active)
+    earlier_active, before_active, now_active = await active_members(
+        query, [previous.previous(), previous, period]
+    )
+    joined_before, joined_now = await joined(query, [previous, period])
+    now = flow(joined_now, now_active, before_active)
+    before = flow(joined_before, before_active, earlier_active)
     figures: dict[str, object] = {
         **now.figures(),
         "churn_pct": now.churn_pct,
@@ -139,7 +168,7 @@ def _sentence(now: Flow, days: int) -> str:
         if not now.active:
             return f"No active members in these {days} days or the previous {days}."
         return (
-            f"{now.active} active member{'s' if now.active != 1 else ''} in these {days} days,"
+            f"{plural(now.active, 'active member')} in these {days} days,"
             f" {now.new_active} of them new; none in the previous {days}."
         )
     came = f"{now.new_active} new and {now.returning} returning"

@@ -146,9 +146,12 @@ def _active(days: int) -> Callable[[AsyncSession, date, Scope], Awaitable[dict[i
 
 def doings(start: datetime, end: datetime, scope: Scope) -> Any:
     """Everything members did from ``start`` to ``end`` that makes them engaged, one row
-    (member_id, category_id, kind) each: "started" a thread, "replied", "reacted"."""
+    (member_id, category_id, kind, at) each: "started" a thread, "replied", "reacted"."""
     started = select(
-        Thread.author_id.label("member_id"), Thread.category_id, literal("started").label("kind")
+        Thread.author_id.label("member_id"),
+        Thread.category_id,
+        literal("started").label("kind"),
+        Thread.created_at.label("at"),
     ).where(
         Thread.created_at >= start,
         Thread.created_at < end,
@@ -156,13 +159,13 @@ def doings(start: datetime, end: datetime, scope: Scope) -> Any:
         *counted(Thread.author_id, scope),
     )
     replied = (
-        select(Post.author_id, Thread.category_id, literal("replied"))
+        select(Post.author_id, Thread.category_id, literal("replied"), Post.created_at)
         .join(Thread, Thread.id == Post.thread_id)
         .where(Post.number > 1, Post.created_at >= start, Post.created_at < end)
         .where(*live_post(), *shown(scope), *counted(Post.author_id, scope))
     )
     reacted = (
-        select(Reaction.member_id, Thread.category_id, literal("reacted"))
+        select(Reaction.member_id, Thread.category_id, literal("reacted"), Reaction.created_at)
         .join(Post, Post.id == Reaction.post_id)
         .join(Thread, Thread.id == Post.thread_id)
         .where(Reaction.created_at >= start, Reaction.created_at < end)

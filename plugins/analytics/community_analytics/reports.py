@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +17,14 @@ from community.accounts.services import MAX_ID
 from community.errors import ServiceError
 from community.forum.models import Category, Thread
 from community_analytics import rollup
-from community_analytics.metrics import Scope
+from community_analytics.metrics import Scope, window
 from community_analytics.settings import Settings
 
 MAX_DAYS = 731
 """The longest period a report covers: two years."""
 DEFAULT_DAYS = 30
+EARLIEST = date(1970, 1, 1)
+"""The earliest start a report takes: reports reach back up to two periods before it."""
 MIN_SEGMENT = 5
 """Per-member breakdowns (cohorts, categories...) leave out groups smaller than this, so no
 one can be picked out; top contributors and inviters are named on purpose."""
@@ -42,6 +45,10 @@ class Period:
 
     def dates(self) -> list[date]:
         return [self.start + timedelta(days=n) for n in range(self.days)]
+
+    def span(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The UTC instants where the period begins and ends in ``tz``."""
+        return window(self.start, tz)[0], window(self.end, tz)[1]
 
 
 @dataclass
@@ -111,6 +118,18 @@ class Query:
         )
 
 
+def both(query: Query) -> tuple[datetime, datetime, datetime]:
+    """Where the period before begins, where the period begins and where it ends (UTC)."""
+    begin, _ = query.period.previous().span(query.scope.tz)
+    since, end = query.period.span(query.scope.tz)
+    return begin, since, end
+
+
+def current(column: Any, since: datetime) -> Any:
+    """1 for a row of the period asked for, 0 for one of the period before."""
+    return case((column >= since, 1), else_=0)
+
+
 @dataclass(frozen=True)
 class Definition:
     name: str
@@ -147,6 +166,10 @@ def parse_period(start: str | None, end: str | None, today: date) -> Period:
     first = parse_day(start, "start") if start else last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise ServiceError("invalid_period", "start must be on or before end.", 400)
+    if first < EARLIEST:
+        raise ServiceError(
+            "invalid_period", f"start must be on or after {EARLIEST.isoformat()}.", 400
+        )
     if last > today:
         raise ServiceError("invalid_period", f"end is after today ({today.isoformat()}).", 400)
     period = Period(first, last)
@@ -216,10 +239,15 @@ def trend(total: float | None, previous: float | None, days: int) -> str:
     pct = change(total, previous)
     if pct is None:
         return ""
-    against = f"the previous {days} day{'s' if days != 1 else ''}"
+    against = f"the previous {plural(days, 'day')}"
     if pct == 0:
         return f"unchanged on {against}"
     return f"{'up' if pct > 0 else 'down'} {abs(pct):g}% on {against}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 post", "3 posts", "2 replies" (``many`` when adding "s" will not do)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def leader(now: dict[str, float], before: dict[str, float], rising: bool) -> str | None:

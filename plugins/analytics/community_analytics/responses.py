@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from community.forum.models import Post, Thread
-from community_analytics.metrics import counted, shown, window
+from community_analytics.metrics import counted, shown
 from community_analytics.reports import (
     Definition,
     Period,
@@ -35,16 +35,18 @@ RATE_HOURS = 24
 
 @dataclass(frozen=True)
 class Started:
-    """A thread started in the period: its day, and hours to its first response (or None)."""
+    """A thread started in the period: its day, category, and hours to its first response
+    (or None)."""
 
     day: date
+    category_id: int
     created_at: datetime
     hours: float | None
 
 
 async def started(query: Query, period: Period) -> list[Started]:
-    begin, _ = window(period.start, query.scope.tz)
-    _, end = window(period.end, query.scope.tz)
+    """The threads started in ``period`` that count."""
+    begin, end = period.span(query.scope.tz)
     reply = aliased(Post)
     first = (
         select(func.min(reply.created_at))
@@ -59,7 +61,7 @@ async def started(query: Query, period: Period) -> list[Started]:
         .scalar_subquery()
     )
     rows = await query.db.execute(
-        select(Thread.created_at, first).where(
+        select(Thread.category_id, Thread.created_at, first).where(
             Thread.created_at >= begin,
             Thread.created_at < end,
             *shown(query.scope),
@@ -67,10 +69,18 @@ async def started(query: Query, period: Period) -> list[Started]:
         )
     )
     found = []
-    for created_at, answered_at in rows:
+    for category_id, created_at, answered_at in rows:
         hours = (answered_at - created_at).total_seconds() / 3600 if answered_at else None
-        found.append(Started(created_at.astimezone(query.scope.tz).date(), created_at, hours))
+        day = created_at.astimezone(query.scope.tz).date()
+        found.append(Started(day, category_id, created_at, hours))
     return found
+
+
+async def both(query: Query) -> tuple[list[Started], list[Started]]:
+    """The threads started in the period and in the one before: one query for both."""
+    period = query.period
+    found = await started(query, Period(period.previous().start, period.end))
+    return [t for t in found if t.day >= period.start], [t for t in found if t.day < period.start]
 
 
 def _by_day(threads: list[Started]) -> dict[date, list[Started]]:
@@ -89,8 +99,8 @@ def _answered(threads: list[Started]) -> list[float]:
 
 async def time_report(query: Query) -> Report:
     period = query.period
-    threads = await started(query, period)
-    before = _answered(await started(query, period.previous()))
+    threads, earlier = await both(query)
+    before = _answered(earlier)
     hours = _answered(threads)
     days = _by_day(threads)
     total, previous = rounded(median(hours)), rounded(median(before))
@@ -150,10 +160,9 @@ def _rate(threads: list[Started], now: datetime) -> float | None:
 
 async def rate_report(query: Query) -> Report:
     period, now = query.period, query.scope.now
-    threads = await started(query, period)
+    threads, earlier = await both(query)
     days = _by_day(threads)
-    total = _rate(threads, now)
-    previous = _rate(await started(query, period.previous()), now)
+    total, previous = _rate(threads, now), _rate(earlier, now)
     return Report(
         name="response_rate",
         title="Response rate",

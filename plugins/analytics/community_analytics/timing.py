@@ -22,7 +22,6 @@ from community.forum.models import Post, Reaction, Thread
 from community_analytics.metrics import Scope, counted, live_post, shown
 from community_analytics.reports import Definition, Period, Query, Report, Series, trend
 from community_analytics.settings import Settings
-from community_analytics.top import span
 
 WEEKS = 16
 QUARTER = 900
@@ -107,7 +106,7 @@ async def best_slot(db: AsyncSession, settings: Settings, now: datetime) -> tupl
     conditions = tuple(plugins.visibility_conditions(plugins.ordinary_member(), Thread))
     scope = Scope(settings.tz, settings.exclude_staff, conditions, None, now)
     day = now.astimezone(settings.tz).date()
-    begin, end = span(weeks(Period(day, day)), scope.tz)
+    begin, end = weeks(Period(day, day)).span(scope.tz)
     _, replies, _ = await grids(db, scope, begin, end)
     found = peaks(replies, 1)
     return found[0] if found else None
@@ -115,8 +114,8 @@ async def best_slot(db: AsyncSession, settings: Settings, now: datetime) -> tupl
 
 async def run(query: Query) -> Report:
     span_ = weeks(query.period)
-    since, end = span(span_, query.scope.tz)
-    begin, _ = span(span_.previous(), query.scope.tz)
+    since, end = span_.span(query.scope.tz)
+    begin, _ = span_.previous().span(query.scope.tz)
     activity, replies, previous = await grids(query.db, query.scope, begin, end, since)
     total = sum(map(sum, activity))
     best = [

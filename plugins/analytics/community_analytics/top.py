@@ -11,40 +11,62 @@ on purpose: no MIN_SEGMENT here.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, func, literal, select, union_all
 
 from community.accounts.models import Member
 from community.forum.models import Post, Reaction, Thread
-from community_analytics.metrics import counted, live_post, shown, window
+from community_analytics.metrics import counted, live_post, shown
 from community_analytics.models import ThreadView
-from community_analytics.reports import Definition, Period, Query, Report, Series, trend
+from community_analytics.reports import (
+    Definition,
+    Query,
+    Report,
+    Series,
+    both,
+    current,
+    plural,
+    trend,
+)
 
 TOP = 10
 """Threads and members listed."""
 
 
-def span(period: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The UTC instants where ``period`` begins and ends in ``tz``."""
-    return window(period.start, tz)[0], window(period.end, tz)[1]
+def _counted(grouped: Any, *columns: Any) -> Any:
+    """``grouped`` (one row per thing, with its ``now`` and ``before`` rows) and ``columns``,
+    each row also carrying how many things had rows in the period and in the one before."""
+    return select(
+        grouped,
+        *columns,
+        func.sum(case((grouped.c.now > 0, 1), else_=0)).over().label("total"),
+        func.sum(case((grouped.c.before > 0, 1), else_=0)).over().label("previous"),
+    )
 
 
-def both(query: Query) -> tuple[datetime, datetime, datetime]:
-    """Where the period before begins, where the period begins and where it ends (UTC)."""
-    begin, _ = span(query.period.previous(), query.scope.tz)
-    since, end = span(query.period, query.scope.tz)
-    return begin, since, end
+async def _leaders(
+    query: Query, ranked: Any, statement: Any, *order: Any
+) -> tuple[int, int, list[Any]]:
+    """Things active in the period and in the one before, and the rows of the ``TOP`` of the
+    period ranked by ``order``: ``ranked`` is a ``_counted`` subquery, ``statement`` selects
+    from it."""
+    found = list(
+        await query.db.execute(
+            statement.order_by(case((ranked.c.now > 0, 0), else_=1), *order).limit(TOP)
+        )
+    )
+    total, previous = (int(found[0].total), int(found[0].previous)) if found else (0, 0)
+    return total, previous, [row for row in found if row.now]
+
+
+def _sentence(total: int, previous: int, days: int, counted: str, lead: str) -> str:
+    """ "12 threads active in these 30 days, up 20% on the previous 30 days; <lead>." """
+    moved = trend(total, previous, days)
+    return f"{counted} in these {days} days{f', {moved}' if moved else ''}; {lead}."
 
 
 # -- threads ---------------------------------------------------------------------------------
-
-
-def current(column: Any, since: datetime) -> Any:
-    """1 for a row of the period asked for, 0 for one of the period before."""
-    return case((column >= since, 1), else_=0)
 
 
 def _thread_rows(query: Query) -> Any:
@@ -122,28 +144,20 @@ async def threads(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
     )
     views = func.coalesce(seen.c.views, 0)
     ranked = (
-        select(
-            grouped,
-            views.label("views"),
-            func.sum(case((grouped.c.now > 0, 1), else_=0)).over().label("total"),
-            func.sum(case((grouped.c.before > 0, 1), else_=0)).over().label("previous"),
-        )
+        _counted(grouped, views.label("views"))
         .outerjoin(seen, seen.c.thread_id == grouped.c.thread_id)
         .subquery()
     )
     score = ranked.c.replies + ranked.c.reactions + ranked.c.participants
-    found = list(
-        await query.db.execute(
-            select(ranked, Thread.title, Thread.slug, Thread.category_id)
-            .join(Thread, Thread.id == ranked.c.thread_id)
-            .order_by(
-                case((ranked.c.now > 0, 0), else_=1),
-                score.desc(),
-                ranked.c.views.desc(),
-                ranked.c.thread_id.desc(),
-            )
-            .limit(TOP)
-        )
+    total, previous, found = await _leaders(
+        query,
+        ranked,
+        select(ranked, Thread.title, Thread.slug, Thread.category_id).join(
+            Thread, Thread.id == ranked.c.thread_id
+        ),
+        score.desc(),
+        ranked.c.views.desc(),
+        ranked.c.thread_id.desc(),
     )
     top = [
         {
@@ -157,9 +171,7 @@ async def threads(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
             "views": int(row.views or 0),
         }
         for row in found
-        if row.now
     ]
-    total, previous = (int(found[0].total), int(found[0].previous)) if found else (0, 0)
     return total, previous, top
 
 
@@ -188,16 +200,13 @@ async def threads_report(query: Query) -> Report:
 def _threads_sentence(total: int, previous: int, days: int, top: list[dict[str, Any]]) -> str:
     if not total:
         return f"No thread had a post or a reaction in these {days} days."
-    moved = trend(total, previous, days)
-    sentence = f"{total} thread{'s' if total != 1 else ''} active in these {days} days"
-    sentence += f", {moved}" if moved else ""
     first = top[0]
-    return (
-        f"{sentence}; “{first['title']}” led with {first['replies']} "
-        f"repl{'ies' if first['replies'] != 1 else 'y'}, {first['reactions']} "
-        f"reaction{'s' if first['reactions'] != 1 else ''} and {first['participants']} "
-        f"participant{'s' if first['participants'] != 1 else ''}."
+    lead = (
+        f"“{first['title']}” led with {plural(first['replies'], 'reply', 'replies')}, "
+        f"{plural(first['reactions'], 'reaction')} and "
+        f"{plural(first['participants'], 'participant')}"
     )
+    return _sentence(total, previous, days, f"{plural(total, 'thread')} active", lead)
 
 
 # -- contributors ----------------------------------------------------------------------------
@@ -258,24 +267,17 @@ async def contributors(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
         .group_by(rows.c.member_id)
         .subquery()
     )
-    ranked = select(
-        grouped,
-        func.sum(case((grouped.c.now > 0, 1), else_=0)).over().label("total"),
-        func.sum(case((grouped.c.before > 0, 1), else_=0)).over().label("previous"),
-    ).subquery()
+    ranked = _counted(grouped).subquery()
     score = ranked.c.posts + ranked.c.received + ranked.c.given
-    found = list(
-        await query.db.execute(
-            select(ranked, Member.username, Member.display_name)
-            .join(Member, Member.id == ranked.c.member_id)
-            .order_by(
-                case((ranked.c.now > 0, 0), else_=1),
-                score.desc(),
-                ranked.c.posts.desc(),
-                ranked.c.member_id,
-            )
-            .limit(TOP)
-        )
+    total, previous, found = await _leaders(
+        query,
+        ranked,
+        select(ranked, Member.username, Member.display_name).join(
+            Member, Member.id == ranked.c.member_id
+        ),
+        score.desc(),
+        ranked.c.posts.desc(),
+        ranked.c.member_id,
     )
     top = [
         {
@@ -288,9 +290,7 @@ async def contributors(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
             "reactions_given": int(row.given or 0),
         }
         for row in found
-        if row.now
     ]
-    total, previous = (int(found[0].total), int(found[0].previous)) if found else (0, 0)
     return total, previous, top
 
 
@@ -318,15 +318,12 @@ async def contributors_report(query: Query) -> Report:
 def _contributors_sentence(total: int, previous: int, days: int, top: list[dict[str, Any]]) -> str:
     if not total:
         return f"Nobody posted or reacted in these {days} days."
-    moved = trend(total, previous, days)
-    sentence = f"{total} member{'s' if total != 1 else ''} posted or reacted in these {days} days"
-    sentence += f", {moved}" if moved else ""
     first = top[0]
-    return (
-        f"{sentence}; {first['name']} contributed most ({first['posts']} "
-        f"post{'s' if first['posts'] != 1 else ''}, {first['reactions_received']} "
-        f"reaction{'s' if first['reactions_received'] != 1 else ''} received)."
+    lead = (
+        f"{first['name']} contributed most ({plural(first['posts'], 'post')}, "
+        f"{plural(first['reactions_received'], 'reaction')} received)"
     )
+    return _sentence(total, previous, days, f"{plural(total, 'member')} posted or reacted", lead)
 
 
 REPORTS = [

@@ -13,23 +13,23 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, literal, select, union_all
-from sqlalchemy.orm import aliased
 
 from community.forum.models import Post, Reaction, Thread
 from community_analytics.metrics import counted, live_post, shown
 from community_analytics.reports import (
     MIN_SEGMENT,
     Definition,
-    Period,
     Query,
     Report,
     Series,
+    both,
+    current,
     leader,
     median,
     rounded,
     trend,
 )
-from community_analytics.top import both, current, span
+from community_analytics.responses import started
 
 
 async def _activity(query: Query) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
@@ -103,42 +103,19 @@ async def _activity(query: Query) -> tuple[dict[int, dict[str, int]], dict[int, 
     return now, before
 
 
-async def _response_hours(query: Query, period: Period) -> dict[int, list[float]]:
-    """Per category: hours to the first response of each answered thread started in
-    ``period`` (as ``responses.started`` counts them)."""
-    begin, end = span(period, query.scope.tz)
-    reply = aliased(Post)
-    first = (
-        select(func.min(reply.created_at))
-        .where(
-            reply.thread_id == Thread.id,
-            reply.number > 1,
-            reply.deleted_at.is_(None),
-            reply.held_at.is_(None),
-            reply.author_id.is_distinct_from(Thread.author_id),
-        )
-        .correlate(Thread)
-        .scalar_subquery()
-    )
-    rows = await query.db.execute(
-        select(Thread.category_id, Thread.created_at, first).where(
-            Thread.created_at >= begin,
-            Thread.created_at < end,
-            *shown(query.scope),
-            *counted(Thread.author_id, query.scope),
-        )
-    )
+async def _response_hours(query: Query) -> dict[int, list[float]]:
+    """Per category: hours to the first response of each answered thread started in the
+    period (``responses.started``)."""
     found: dict[int, list[float]] = defaultdict(list)
-    for category_id, created_at, answered_at in rows:
-        if answered_at is not None:
-            found[category_id].append((answered_at - created_at).total_seconds() / 3600)
+    for thread in await started(query, query.period):
+        if thread.hours is not None:
+            found[thread.category_id].append(thread.hours)
     return found
 
 
 async def run(query: Query) -> Report:
-    period = query.period
     now, before = await _activity(query)
-    hours = await _response_hours(query, period)
+    hours = await _response_hours(query)
     total = sum(c["posts"] for c in now.values())
     previous = sum(c["posts"] for c in before.values())
     shown_ = sorted(
