@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +50,24 @@ def definition(name: str) -> Definition:
     return found
 
 
+@dataclass(frozen=True)
+class Viewing:
+    """What a viewer's reports share, read once however many reports they ask for."""
+
+    conditions: tuple[Any, ...]
+    partial: frozenset[int]
+    names: dict[int, str]
+
+
+async def viewing(db: AsyncSession, viewer: object, gated: bool = False) -> Viewing:
+    """``viewer``'s visibility conditions (with ``gated`` false, also what every member may
+    see), the categories they see only in part, and the categories' names."""
+    conditions = tuple(plugins.visibility_conditions(viewer, Thread))
+    if not gated:
+        conditions += tuple(plugins.visibility_conditions(plugins.ordinary_member(), Thread))
+    return Viewing(conditions, await partly_hidden(db, conditions), await category_names(db))
+
+
 async def run(
     db: AsyncSession,
     viewer: object,
@@ -57,11 +77,12 @@ async def run(
     category_id: str | None = None,
     today: date | None = None,
     gated: bool = False,
+    seen: Viewing | None = None,
 ) -> Report:
     """Report ``name`` over ``start``..``end`` (dates as text, the last 30 days by default),
     counting only what ``viewer`` may see, and with ``gated`` false only what every member
     may see (a beta program's categories are left out); ServiceError 400 for a question that
-    makes no sense."""
+    makes no sense. ``seen``: ``viewing(db, viewer, gated)`` when asking for several."""
     found = definition(name)
     settings = plugins.settings("analytics")
     now = utcnow()
@@ -73,16 +94,7 @@ async def run(
             f"The {found.title.lower()} report covers the whole community: it has no category.",
             400,
         )
-    conditions = tuple(plugins.visibility_conditions(viewer, Thread))
-    if not gated:
-        conditions += tuple(plugins.visibility_conditions(plugins.ordinary_member(), Thread))
-    scope = Scope(settings.tz, settings.exclude_staff, conditions, category_ids, now)
-    query = Query(
-        db,
-        period,
-        scope,
-        settings,
-        partial=await partly_hidden(db, conditions),
-        names=await category_names(db),
-    )
+    seen = seen or await viewing(db, viewer, gated)
+    scope = Scope(settings.tz, settings.exclude_staff, seen.conditions, category_ids, now)
+    query = Query(db, period, scope, settings, partial=seen.partial, names=seen.names)
     return await found.run(query)

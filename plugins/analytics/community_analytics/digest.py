@@ -60,10 +60,17 @@ async def reports(
     """The reports ``names`` over ``period`` for ``viewer``, in order: the dashboard's tiles,
     the admin pages' summary and the digest's. One that cannot answer is left out (logged)."""
     found = []
+    seen = await catalogue.viewing(db, viewer)
     for name in names:
         try:
             report = await catalogue.run(
-                db, viewer, name, period.start.isoformat(), period.end.isoformat(), today=today
+                db,
+                viewer,
+                name,
+                period.start.isoformat(),
+                period.end.isoformat(),
+                today=today,
+                seen=seen,
             )
         except ServiceError as exc:
             log.warning("report %s left out: %s", name, exc.detail)
