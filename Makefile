@@ -26,8 +26,10 @@ run: install
 	$(BIN)/community init
 	$(BIN)/community serve --host $(HOST) --port $(PORT)
 
+# In parallel, one pytest-xdist worker a CPU, each on a database of its own; a test file runs
+# on one worker. For a single test: $(BIN)/python -m pytest tests/test_x.py (serial).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -494,8 +494,10 @@ class JobRunner:
             await connection.begin()
             if connection.dialect.name == "sqlite":
                 # pysqlite would let the first SAVEPOINT open (and its release commit) the
-                # transaction: open it ourselves so that savepoints nest inside it.
-                await connection.exec_driver_sql("BEGIN")
+                # transaction: open it ourselves so that savepoints nest inside it. IMMEDIATE
+                # takes the write lock now, waiting its turn: a job that read first and wrote
+                # later would fail with "database is locked" when another wrote in between.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
             async with self.sessionmaker(
                 bind=connection,
                 join_transaction_mode="create_savepoint",

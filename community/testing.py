@@ -12,7 +12,12 @@ Fixtures:
 
 The database is migrated once per session, the core and every installed plugin; before each
 test the rows of every table are deleted. Helpers (``make_member``, ``post_form``...) build
-data through the same services the server uses.
+data through the same services the server uses. Passwords are hashed with cheap argon2
+parameters (the production ones take about half a second a hash).
+
+Under pytest-xdist (``-n 2``) each worker on PostgreSQL uses a database of its own, named
+after ``COMMUNITY_TEST_DATABASE_URL``'s and the worker (``test_gw0``...) and created when
+missing; on SQLite each worker's temporary folder is already its own.
 """
 
 from __future__ import annotations
@@ -32,14 +37,15 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.channels import ChannelsPlugin
-from sqlalchemy import func, select, text
+from sqlalchemy import exists, func, literal, select, text, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 
 from community import migrate
-from community.accounts import services
+from community.accounts import security, services
 from community.accounts.models import Member
 from community.app import create_app
 from community.db import Base, create_engine
@@ -67,13 +73,49 @@ def test_env(var_dir: Path) -> dict[str, str]:
         "COMMUNITY_NAME": SITE_NAME,
     }
     if url := os.environ.get("COMMUNITY_TEST_DATABASE_URL"):
-        env["COMMUNITY_DATABASE_URL"] = url
+        env["COMMUNITY_DATABASE_URL"] = worker_database_url(url)
     if url := os.environ.get("COMMUNITY_TEST_REDIS_URL"):
         env["COMMUNITY_REDIS_URL"] = url
     return env
 
 
 test_env.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
+
+
+def worker_database_url(database_url: str) -> str:
+    """The database of this pytest-xdist worker: ``database_url``'s, named after the worker
+    (``test`` becomes ``test_gw0``), so that workers never drop each other's schema. Outside
+    xdist, and for SQLite (whose file is in the worker's own folder), ``database_url`` itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    url = make_url(database_url)
+    if not worker or url.get_backend_name() == "sqlite" or not url.database:
+        return database_url
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+def create_database(database_url: str, via: str) -> None:
+    """Create the PostgreSQL database of ``database_url`` when missing, connected to the one of
+    ``via`` (which must exist)."""
+    url, existing = make_url(database_url), make_url(via).database
+    if url.get_backend_name() != "postgresql" or url.database == existing:
+        return
+
+    async def create() -> None:
+        engine = create_engine(url.set(database=existing).render_as_string(hide_password=False))
+        try:
+            async with engine.connect() as connection:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                found = await connection.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                    {"name": url.database},
+                )
+                if not found:
+                    quoted = connection.dialect.identifier_preparer.quote(url.database)
+                    await connection.execute(text(f"CREATE DATABASE {quoted}"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
 
 
 def reset_database(database_url: str) -> None:
@@ -112,9 +154,22 @@ def env(var_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(env: dict[str, str]) -> Settings:
     settings = load_settings(env)
+    if given := os.environ.get("COMMUNITY_TEST_DATABASE_URL"):
+        create_database(settings.database_url, via=given)
     reset_database(settings.database_url)
     load_models()
     return settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Hash passwords with argon2id's cheapest parameters: the production ones cost about half
+    a second a hash or a check, which most tests pay several times (a member, a sign-in)."""
+    saved = security._hasher, security._DUMMY_HASH
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    security._DUMMY_HASH = security._hasher.hash(secrets.token_urlsafe(16))
+    yield
+    security._hasher, security._DUMMY_HASH = saved
 
 
 @pytest.fixture
@@ -154,10 +209,23 @@ async def app(
                 await connection.run_sync(lambda sync: sa_inspect(sync).get_table_names())
             )
         existing = _tables[settings.database_url]
-        # Subcategories restrict deleting their parent: unhook them first.
-        await db.execute(text("UPDATE categories SET parent_id = NULL"))
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name in existing:
+        tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
+        # One query names the tables with rows: most tests fill few of them.
+        filled = set(
+            await db.scalars(
+                union_all(
+                    *(
+                        select(literal(t.name)).where(exists(select(literal(1)).select_from(t)))
+                        for t in tables
+                    )
+                )
+            )
+        )
+        if "categories" in filled:
+            # Subcategories restrict deleting their parent: unhook them first.
+            await db.execute(text("UPDATE categories SET parent_id = NULL"))
+        for table in tables:
+            if table.name in filled:
                 await db.execute(table.delete())
         await db.commit()
         for name in enabled_plugins:
@@ -173,7 +241,12 @@ async def app(
     async with asyncio.timeout(SHUTDOWN_SECONDS):
         await channels.__aexit__(None, None, None)
     if app.state.redis is not None:
-        keys = [key async for key in app.state.redis.scan_iter(f"{namespace}:*")]
+        # The app's keys, and the SAQ queue's (``saq:<namespace>:jobs...``, ``saq:job:...``).
+        keys = [
+            key
+            for pattern in (f"{namespace}:*", f"saq:*{namespace}:*")
+            async for key in app.state.redis.scan_iter(pattern)
+        ]
         if keys:
             await app.state.redis.delete(*keys)
     for hook in reversed(app.on_shutdown):

@@ -79,9 +79,9 @@ async def record(
         raise RuntimeError(f"failing on purpose on attempt {ctx.attempt}")
 
 
-def registry(*schedules: Schedule) -> JobRegistry:
+def registry(*schedules: Schedule, backoff: float = 0.05) -> JobRegistry:
     jobs = JobRegistry()
-    jobs.add_job(Job("test.record", record, retries=2, backoff=0.05, timeout=3))
+    jobs.add_job(Job("test.record", record, retries=2, backoff=backoff, timeout=3))
     jobs.add_job(Job("test.quick_timeout", record, retries=1, backoff=0.05, timeout=0.2))
     jobs.add_job(Job("test.short", record, retries=1, backoff=0.05, timeout=0.5))
     for schedule in schedules:
@@ -269,7 +269,8 @@ async def test_work_and_done_mark_commit_together(app: Litestar, effect_table: N
     """The job writes a row, commits as a service would, then raises: nothing is kept."""
     heard: list[Any] = []
     sessionmaker = create_sessionmaker(app.state.engine, {DISPATCH: heard.extend})
-    jobs = JobRunner(sessionmaker, registry(), app.state.settings)
+    # A long backoff: the retry waits for make_due, however slow the machine.
+    jobs = JobRunner(sessionmaker, registry(backoff=60), app.state.settings)
     job_id = await add_job(app, tag="once", fail_until=1, commit=True, follow_up="next")
 
     assert await jobs.run_next()
