@@ -179,6 +179,7 @@ class PostRevision(Base):
 
 class Reaction(Base):
     __tablename__ = "reactions"
+    __table_args__ = (Index("ix_reactions_created_at", "created_at"),)
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True

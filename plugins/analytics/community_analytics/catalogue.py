@@ -25,7 +25,7 @@ from community_analytics import (
     top,
     topics,
 )
-from community_analytics.metrics import Scope
+from community_analytics.metrics import load_scope
 from community_analytics.reports import (
     Definition,
     Query,
@@ -95,6 +95,6 @@ async def run(
             400,
         )
     seen = seen or await viewing(db, viewer, gated)
-    scope = Scope(settings.tz, settings.exclude_staff, seen.conditions, category_ids, now)
+    scope = await load_scope(db, settings, seen.conditions, category_ids, now)
     query = Query(db, period, scope, settings, partial=seen.partial, names=seen.names)
     return await found.run(query)

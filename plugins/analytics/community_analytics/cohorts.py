@@ -12,10 +12,12 @@ joined, over the cohorts whose week 1 has begun.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Date, Select, column, select, values
 
 from community.accounts.models import Member
 from community_analytics.metrics import counted, window
@@ -77,15 +79,10 @@ async def cohorts(query: Query, period: Period) -> list[Cohort]:
     today = query.scope.now.astimezone(tz).date()
     last = min(weeks[-1] + timedelta(weeks=WEEKS, days=6), today)
     seen: dict[tuple[date, int], set[int]] = defaultdict(set)
-    for member_id, day in await query.db.execute(
-        select(Visit.member_id, Visit.day).where(
-            Visit.member_id.in_(select(Member.id).where(*joining)),
-            Visit.day >= weeks[0],
-            Visit.day <= last,
-        )
-    ):
+    members = select(Member.id).where(*joining)
+    for member_id, monday in await _active_weeks(query, members, weeks[0], last):
         joined = week_of.get(member_id)  # None: joined since the first query
-        week = (day - joined).days // 7 if joined else -1
+        week = (monday - joined).days // 7 if joined else -1
         if joined and 0 <= week <= WEEKS:
             seen[(joined, week)].add(member_id)
     sizes: dict[date, int] = defaultdict(int)
@@ -103,6 +100,29 @@ async def cohorts(query: Query, period: Period) -> list[Cohort]:
         for week in weeks
         if sizes[week]
     ]
+
+
+async def _active_weeks(
+    query: Query, members: Select[Any], first: date, last: date
+) -> Sequence[Any]:
+    """(member id, Monday) of the weeks in which ``members`` visited from ``first`` to ``last``:
+    a row per member and week rather than per visit, each day mapped to its week's Monday by
+    ``calendar``."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    if not days:
+        return []
+    calendar = (
+        values(column("day", Date), column("monday", Date), name="calendar")
+        .data([(day, day - timedelta(days=day.weekday())) for day in days])
+        .cte()
+    )
+    rows = await query.db.execute(
+        select(Visit.member_id, calendar.c.monday)
+        .join(calendar, calendar.c.day == Visit.day)
+        .where(Visit.member_id.in_(members), Visit.day >= first, Visit.day <= last)
+        .distinct()
+    )
+    return rows.all()
 
 
 def large(found: list[Cohort]) -> list[Cohort]:

@@ -12,17 +12,16 @@ with subcategories, or a viewer who sees some categories only in part, is counte
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from community_analytics.metrics import METRICS, doings
+from community_analytics.activity import member_rows
+from community_analytics.metrics import METRICS
 from community_analytics.models import SITE
 from community_analytics.reports import (
     Definition,
     Query,
     Report,
     Series,
-    both,
-    current,
     plural,
     rounded,
     trend,
@@ -48,19 +47,26 @@ async def per_day(query: Query) -> list[int]:
 async def engaged_members(query: Query) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
     """The members engaged at least once in the period and in the one before, per kind of
     doing: one query for both."""
-    begin, since, end = both(query)
-    done = doings(begin, end, query.scope)
+    rows = await member_rows(query)
     found: tuple[dict[str, set[int]], dict[str, set[int]]] = (
         {kind: set() for kind in KINDS},
         {kind: set() for kind in KINDS},
     )
-    rows = await query.db.execute(
-        select(done.c.kind, done.c.member_id, current(done.c.at, since))
-        .where(done.c.member_id.is_not(None))
-        .distinct()
+    grouped = await query.db.execute(
+        select(
+            rows.c.now,
+            rows.c.member_id,
+            func.sum(rows.c.started),
+            func.sum(rows.c.replies),
+            func.sum(rows.c.given),
+        )
+        .where(rows.c.member_id.is_not(None))
+        .group_by(rows.c.now, rows.c.member_id)
     )
-    for kind, member_id, now in rows:
-        found[0 if now else 1][kind].add(member_id)
+    for now, member_id, *done in grouped:
+        for kind, count in zip(KINDS, done, strict=True):
+            if count:
+                found[0 if now else 1][kind].add(member_id)
     return found
 
 

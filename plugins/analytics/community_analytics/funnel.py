@@ -20,17 +20,19 @@ Flags on invitees' posts and warnings come from the moderation plugin (``marks``
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Select, column, func, select, values
 
 from community.accounts.models import Invite, Member
+from community.db import UTCDateTime
 from community.forum.models import Post, Thread
 from community_analytics import marks
-from community_analytics.metrics import live_post, shown
+from community_analytics.metrics import live_post, shown, window
 from community_analytics.models import Mark, Visit
 from community_analytics.reports import (
     Definition,
@@ -72,16 +74,23 @@ class Invites:
 
     created: Counter[str] = field(default_factory=Counter)
     invitees: list[Invitee] = field(default_factory=list)
+    by_inviter: dict[str, list[Invitee]] = field(init=False, repr=False)
+    """The invitees per inviter, so that a report over thousands of inviters reads each once."""
+
+    def __post_init__(self) -> None:
+        self.by_inviter = defaultdict(list)
+        for invitee in self.invitees:
+            self.by_inviter[invitee.inviter].append(invitee)
 
     def stages(self, inviter: str | None = None) -> list[int]:
         """The count at each stage, of one inviter's invites or of all."""
-        people = [i for i in self.invitees if inviter is None or i.inviter == inviter]
+        people = self.invitees if inviter is None else self.by_inviter.get(inviter, [])
         created = self.created[inviter] if inviter is not None else sum(self.created.values())
         posted = [i for i in people if i.posted]
         return [created, len(people), len(posted), sum(1 for i in posted if i.returned)]
 
     def marked(self, inviter: str, kind: str) -> int:
-        return sum(i.marks[kind] for i in self.invitees if i.inviter == inviter)
+        return sum(i.marks[kind] for i in self.by_inviter.get(inviter, []))
 
 
 def _made(query: Query, period: Period) -> list[Any]:
@@ -124,45 +133,78 @@ async def created(query: Query, period: Period) -> Counter[str]:
 async def invites(query: Query, period: Period, with_marks: bool = False) -> Invites:
     """The invites created in ``period``, their invitees and how far each went."""
     db, tz = query.db, query.scope.tz
-    found = Invites(await created(query, period))
     joined = _joined(query, period)
     creator = _creator()
     rows = await db.execute(
-        select(Member.id, Member.approved_at, creator.c.username)
+        select(Member.id, Member.approved_at, creator.c.username, _posted(query).is_not(None))
         .join(Invite, Invite.id == Member.invite_id)
         .outerjoin(creator, creator.c.id == Invite.created_by_id)
         .where(Member.id.in_(joined))
     )
     by_id = {
         member_id: Invitee(
-            member_id, username or COMMAND_LINE, approved_at, approved_at.astimezone(tz).date()
+            member_id,
+            username or COMMAND_LINE,
+            approved_at,
+            approved_at.astimezone(tz).date(),
+            posted=bool(posted),
         )
-        for member_id, approved_at, username in rows
+        for member_id, approved_at, username, posted in rows
     }
-    found.invitees = sorted(by_id.values(), key=lambda i: i.member_id)
-    if not by_id:
-        return found
-    posters = await db.scalars(
-        select(Post.author_id)
+    if by_id:
+        for member_id, back in await db.execute(_back(query, joined, by_id.values())):
+            invitee = by_id[member_id]
+            invitee.returned = back is not None and (back - invitee.joined).days <= SECOND_WEEK[1]
+        if with_marks:
+            await _add_marks(query, joined, by_id)
+    return Invites(await created(query, period), sorted(by_id.values(), key=lambda i: i.member_id))
+
+
+def _posted(query: Query) -> Any:
+    """The first post ``Member`` wrote that counts, or NULL: a subquery that stops at the first
+    row, where PostgreSQL makes an EXISTS a join with every post of every invitee."""
+    return (
+        select(Post.id)
         .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.author_id.in_(joined), *live_post(), *shown(query.scope))
-        .distinct()
+        .where(Post.author_id == Member.id, *live_post(), *shown(query.scope))
+        .limit(1)
+        .scalar_subquery()
     )
-    for member_id in posters:
-        by_id[member_id].posted = True
-    first, last = SECOND_WEEK
-    visits = await db.execute(
-        select(Visit.member_id, Visit.day).where(
-            Visit.member_id.in_(joined), Visit.day >= period.start + timedelta(days=first)
+
+
+def _back(query: Query, joined: Select[Any], invitees: Iterable[Invitee]) -> Select[Any]:
+    """(member id, first visit since the start of their second week or NULL) of each invitee:
+    one read of the visits' primary key each.
+
+    The database knows no time zones to find the day an account became usable on, so the
+    start of the second week comes from ``second_week``: a row per day the invitees joined,
+    with that day's span in UTC (one matches; the limit stops the scan there)."""
+    days = sorted({invitee.joined for invitee in invitees})
+    week = (
+        values(
+            column("starts", UTCDateTime),
+            column("ends", UTCDateTime),
+            column("back_from", Date),
+            name="second_week",
         )
+        .data(
+            [(*window(day, query.scope.tz), day + timedelta(days=SECOND_WEEK[0])) for day in days]
+        )
+        .cte()
     )
-    for member_id, day in visits:
-        invitee = by_id[member_id]
-        if first <= (day - invitee.joined).days <= last:
-            invitee.returned = True
-    if with_marks:
-        await _add_marks(query, joined, by_id)
-    return found
+    back_from = (
+        select(week.c.back_from)
+        .where(Member.approved_at >= week.c.starts, Member.approved_at < week.c.ends)
+        .correlate(Member)
+        .limit(1)
+        .scalar_subquery()
+    )
+    first = (
+        select(func.min(Visit.day))
+        .where(Visit.member_id == Member.id, Visit.day >= back_from)
+        .scalar_subquery()
+    )
+    return select(Member.id, first).where(Member.id.in_(joined))
 
 
 async def _add_marks(query: Query, joined: Select[Any], by_id: dict[int, Invitee]) -> None:

@@ -9,13 +9,25 @@ moderators, admins or members suspended now.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from community.accounts.models import Member
 from community.db import utcnow
@@ -35,6 +47,25 @@ class Scope:
     category_ids: frozenset[int] | None = None
     """None: every category."""
     now: datetime = field(default_factory=utcnow)
+    left_out: frozenset[int] | None = None
+    """The members left out (``excluded``), read once by ``load_scope``; None: asked for in
+    every query."""
+
+
+async def load_scope(
+    db: AsyncSession,
+    settings: Any,
+    conditions: tuple[Any, ...] = (),
+    category_ids: frozenset[int] | None = None,
+    now: datetime | None = None,
+) -> Scope:
+    """The scope of reports under the plugin's ``settings``, with the members left out read
+    once: a list of ids costs the database less than a subquery in every part of a report."""
+    now = now or utcnow()
+    found = Scope(settings.tz, settings.exclude_staff, conditions, category_ids, now)
+    if not found.exclude:
+        return found
+    return replace(found, left_out=frozenset(await db.scalars(excluded(found))))
 
 
 def window(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -55,7 +86,11 @@ def counted(column: Any, scope: Scope) -> list[ColumnElement[bool]]:
     """Conditions that the member in ``column`` counts (a deleted member's rows do)."""
     if not scope.exclude:
         return []
-    return [or_(column.is_(None), column.not_in(excluded(scope)))]
+    if scope.left_out is None:
+        return [or_(column.is_(None), column.not_in(excluded(scope)))]
+    if not scope.left_out:
+        return []
+    return [or_(column.is_(None), column.not_in(sorted(scope.left_out)))]
 
 
 def shown(scope: Scope) -> list[ColumnElement[bool]]:
@@ -190,6 +225,191 @@ async def engaged_in(db: AsyncSession, day: date, scope: Scope) -> dict[int, flo
             done.c.category_id
         ),
     )
+
+
+When = Callable[[Any], ColumnElement[bool]]
+"""Conditions on an event's time column: which instants to read."""
+
+
+def within(begin: datetime, end: datetime) -> When:
+    return lambda at: and_(at >= begin, at < end)
+
+
+# -- what members did, one row per thing done --------------------------------------------
+
+
+def events(scope: Scope, when: When) -> Any:
+    """One row per thing done (member_id, category_id, at, started, posts, replies, given,
+    received): threads started, posts, reactions given and reactions received (from members
+    who count). Nothing here leaves out the member in ``member_id``: readers do."""
+    zero = literal(0)
+    one = literal(1)
+    started = select(
+        Thread.author_id.label("member_id"),
+        Thread.category_id.label("category_id"),
+        Thread.created_at.label("at"),
+        one.label("started"),
+        zero.label("posts"),
+        zero.label("replies"),
+        zero.label("given"),
+        zero.label("received"),
+    ).where(when(Thread.created_at), *shown(scope))
+    posts = (
+        select(
+            Post.author_id,
+            Thread.category_id,
+            Post.created_at,
+            zero,
+            one,
+            case((Post.number > 1, 1), else_=0),
+            zero,
+            zero,
+        )
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(when(Post.created_at), *live_post(), *shown(scope))
+    )
+
+    def reactions(member: Any, given: int) -> Any:
+        return (
+            select(
+                member,
+                Thread.category_id,
+                Reaction.created_at,
+                zero,
+                zero,
+                zero,
+                literal(given),
+                literal(1 - given),
+            )
+            .select_from(Reaction)
+            .join(Post, Post.id == Reaction.post_id)
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(when(Reaction.created_at), *live_post(), *shown(scope))
+            .where(*counted(Reaction.member_id, scope))
+        )
+
+    return union_all(started, posts, reactions(Reaction.member_id, 1), reactions(Post.author_id, 0))
+
+
+def thread_events(scope: Scope, when: When) -> Any:
+    """One row per post and reaction that counts (thread_id, at, posts, replies, reactions)."""
+    posts = (
+        select(
+            Post.thread_id.label("thread_id"),
+            Post.created_at.label("at"),
+            literal(1).label("posts"),
+            case((Post.number > 1, 1), else_=0).label("replies"),
+            literal(0).label("reactions"),
+        )
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(when(Post.created_at), *live_post(), *shown(scope))
+        .where(*counted(Post.author_id, scope))
+    )
+    reactions = (
+        select(Post.thread_id, Reaction.created_at, literal(0), literal(0), literal(1))
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(when(Reaction.created_at), *live_post(), *shown(scope))
+        .where(*counted(Reaction.member_id, scope))
+    )
+    return union_all(posts, reactions)
+
+
+MEMBER_SUMS = ["started", "posts", "replies", "given", "received"]
+THREAD_SUMS = ["posts", "replies", "reactions"]
+
+
+def member_day(day: date, scope: Scope) -> Any:
+    """``day``'s member rows, grouped as ``analytics_member_days`` holds them."""
+    rows = events(scope, within(*window(day, scope.tz))).subquery()
+    return select(
+        literal(day).label("day"),
+        rows.c.member_id,
+        rows.c.category_id,
+        *(func.sum(rows.c[name]).label(name) for name in MEMBER_SUMS),
+    ).group_by(rows.c.member_id, rows.c.category_id)
+
+
+def thread_day(day: date, scope: Scope) -> Any:
+    """``day``'s thread rows, grouped as ``analytics_thread_days`` holds them."""
+    rows = thread_events(scope, within(*window(day, scope.tz))).subquery()
+    return select(
+        literal(day).label("day"),
+        rows.c.thread_id,
+        *(func.sum(rows.c[name]).label(name) for name in THREAD_SUMS),
+    ).group_by(rows.c.thread_id)
+
+
+QUARTER = 900
+"""Seconds in the UTC buckets ``quarters`` counts in: every time zone's offset is a whole number
+of quarter hours."""
+
+
+def quarter(db: AsyncSession, column: Any) -> Any:
+    """The UTC quarter hour ``column`` falls in, as a whole number since 1970."""
+    if db.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", column) / QUARTER), Integer)
+    return cast(func.strftime("%s", column), Integer) / QUARTER
+
+
+async def quarters(db: AsyncSession, scope: Scope, when: When) -> Any:
+    """(quarter, category_id, activity, replies) per UTC quarter hour and category: posts and
+    reactions that count, and the replies among the posts."""
+    posts = (
+        select(
+            quarter(db, Post.created_at).label("quarter"),
+            Thread.category_id.label("category_id"),
+            literal(1).label("activity"),
+            case((Post.number > 1, 1), else_=0).label("replies"),
+        )
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(when(Post.created_at), *live_post(), *shown(scope))
+        .where(*counted(Post.author_id, scope))
+    )
+    reactions = (
+        select(quarter(db, Reaction.created_at), Thread.category_id, literal(1), literal(0))
+        .select_from(Reaction)
+        .join(Post, Post.id == Reaction.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(when(Reaction.created_at), *live_post(), *shown(scope))
+        .where(*counted(Reaction.member_id, scope))
+    )
+    rows = union_all(posts, reactions).subquery()
+    return await db.execute(
+        select(
+            rows.c.quarter, rows.c.category_id, func.sum(rows.c.activity), func.sum(rows.c.replies)
+        ).group_by(rows.c.quarter, rows.c.category_id)
+    )
+
+
+def response(thread: Any = Thread) -> Any:
+    """When ``thread`` got its first response: its first shown reply by someone else (a
+    correlated subquery), or NULL."""
+    reply = aliased(Post)
+    return (
+        select(func.min(reply.created_at))
+        .where(
+            reply.thread_id == thread.id,
+            reply.number > 1,
+            reply.deleted_at.is_(None),
+            reply.held_at.is_(None),
+            reply.author_id.is_distinct_from(thread.author_id),
+        )
+        .correlate(thread)
+        .scalar_subquery()
+    )
+
+
+def answered(day: date, tz: ZoneInfo) -> Any:
+    """(thread_id, first_at) of the threads that got a reply on ``day``: their first response
+    as it stands, what ``analytics_responses`` keeps."""
+    start, end = window(day, tz)
+    replied = select(Post.thread_id).where(
+        Post.created_at >= start, Post.created_at < end, Post.number > 1
+    )
+    first = response()
+    return select(Thread.id, first).where(Thread.id.in_(replied), first.is_not(None))
 
 
 Metric = Callable[[AsyncSession, date, Scope], Awaitable[dict[int, float]]]

@@ -44,6 +44,69 @@ class Daily(Base):
     value: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class MemberDay(Base):
+    """What a member did in one category's threads on ``day``, as the rollup found it: threads
+    started, posts (replies among them), reactions given, and reactions received on their posts
+    (from members who count). ``member_id`` is None for the posts of a deleted account. What
+    engagement, contributors and categories read instead of every post and reaction."""
+
+    __tablename__ = "analytics_member_days"
+    __table_args__ = (Index("ix_analytics_member_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), nullable=True
+    )
+    category_id: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    given: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ThreadDay(Base):
+    """A thread's posts, replies and reactions on ``day`` that count, as the rollup found them:
+    what top threads rank by."""
+
+    __tablename__ = "analytics_thread_days"
+    __table_args__ = (Index("ix_analytics_thread_days_day", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    reactions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HourCount(Base):
+    """Posts and reactions (``activity``) and replies in one category in an hour of ``day``
+    (both in the community's time zone): what the best time to post reads."""
+
+    __tablename__ = "analytics_hours"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Response(Base):
+    """When a thread got its first response (a shown reply by someone else), as the rollup of
+    the day of that reply found it; threads without a row are looked up live."""
+
+    __tablename__ = "analytics_responses"
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RolledDay(Base):
     """A day the rollup has computed, and with which settings (``signature``: time zone and
     exclusions); a day whose signature no longer matches is computed again."""

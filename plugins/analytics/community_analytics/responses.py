@@ -4,20 +4,22 @@ threads with no response yet, and the response rate (answered within 24 hours).
 A response is the first shown reply by someone other than the thread's author, whoever they
 are (a moderator's reply answers too); threads count by the day they were started, and with
 ``exclude_staff`` threads started by staff or suspended members are left out. Read from the
-threads and posts of the period directly: one indexed look-up per thread.
+threads of the period, with the first responses the rollup keeps (``analytics_responses``);
+only threads it has none for (not answered yet, or answered since) are looked up in the posts.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
-from community.forum.models import Post, Thread
-from community_analytics.metrics import counted, shown
+from community.forum.models import Thread
+from community_analytics.metrics import counted, response, shown, window
+from community_analytics.models import Response
 from community_analytics.reports import (
     Definition,
     Period,
@@ -47,31 +49,25 @@ class Started:
 async def started(query: Query, period: Period) -> list[Started]:
     """The threads started in ``period`` that count."""
     begin, end = period.span(query.scope.tz)
-    reply = aliased(Post)
-    first = (
-        select(func.min(reply.created_at))
-        .where(
-            reply.thread_id == Thread.id,
-            reply.number > 1,
-            reply.deleted_at.is_(None),
-            reply.held_at.is_(None),
-            reply.author_id.is_distinct_from(Thread.author_id),
-        )
-        .correlate(Thread)
-        .scalar_subquery()
-    )
+    # The rollup keeps first responses; a thread it has none for is looked up now.
+    first = func.coalesce(Response.first_at, response())
     rows = await query.db.execute(
-        select(Thread.category_id, Thread.created_at, first).where(
+        select(Thread.category_id, Thread.created_at, first)
+        .outerjoin(Response, Response.thread_id == Thread.id)
+        .where(
             Thread.created_at >= begin,
             Thread.created_at < end,
             *shown(query.scope),
             *counted(Thread.author_id, query.scope),
         )
     )
+    days = period.dates()
+    # Where each day begins: a bisection finds a thread's day faster than a time zone can.
+    starts = [window(day, query.scope.tz)[0] for day in days]
     found = []
     for category_id, created_at, answered_at in rows:
         hours = (answered_at - created_at).total_seconds() / 3600 if answered_at else None
-        day = created_at.astimezone(query.scope.tz).date()
+        day = days[bisect_right(starts, created_at) - 1]
         found.append(Started(day, category_id, created_at, hours))
     return found
 

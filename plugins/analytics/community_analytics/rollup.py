@@ -4,8 +4,9 @@ came in late); and the reading side, which adds today and any day not rolled up 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date, datetime, timedelta
+from collections import Counter, defaultdict
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -15,8 +16,31 @@ from community import plugins
 from community.accounts.models import Member
 from community.db import utcnow
 from community.jobs import Job, JobContext, Schedule
-from community_analytics.metrics import BY_CATEGORY, METRICS, Scope
-from community_analytics.models import Daily, RolledDay, upsert
+from community_analytics.metrics import (
+    BY_CATEGORY,
+    MEMBER_SUMS,
+    METRICS,
+    QUARTER,
+    THREAD_SUMS,
+    Scope,
+    answered,
+    load_scope,
+    member_day,
+    quarters,
+    thread_day,
+    window,
+    within,
+)
+from community_analytics.models import (
+    Daily,
+    HourCount,
+    MemberDay,
+    Response,
+    RolledDay,
+    ThreadDay,
+    insert,
+    upsert,
+)
 from community_analytics.settings import Settings
 
 BATCH = 62
@@ -64,7 +88,7 @@ async def days_to_roll(
 
 async def roll_up_day(db: AsyncSession, day: date, settings: Settings) -> None:
     """Compute and store every figure of ``day`` (replacing what was there); commits."""
-    scope = Scope(tz=settings.tz, exclude=settings.exclude_staff)
+    scope = await load_scope(db, settings)
     rows = []
     for metric, count in METRICS.items():
         for category_id, value in (await count(db, day, scope)).items():
@@ -73,9 +97,59 @@ async def roll_up_day(db: AsyncSession, day: date, settings: Settings) -> None:
     await db.execute(delete(Daily).where(Daily.day == day))
     if rows:
         await db.execute(upsert(db, Daily, rows, ["day", "metric", "category_id"]))
+    await _roll_up_activity(db, day, scope)
     marker = {"day": day, "signature": settings.signature, "rolled_at": utcnow()}
     await db.execute(upsert(db, RolledDay, [marker], ["day"]))
     await db.commit()
+
+
+async def _roll_up_activity(db: AsyncSession, day: date, scope: Scope) -> None:
+    """``day``'s member days, thread days and hours, and the first responses it brought."""
+    await db.execute(delete(MemberDay).where(MemberDay.day == day))
+    await db.execute(
+        insert(db, MemberDay).from_select(
+            ["day", "member_id", "category_id", *MEMBER_SUMS], member_day(day, scope)
+        )
+    )
+    await db.execute(delete(ThreadDay).where(ThreadDay.day == day))
+    await db.execute(
+        insert(db, ThreadDay).from_select(
+            ["day", "thread_id", *THREAD_SUMS], thread_day(day, scope)
+        )
+    )
+    hours: Counter[tuple[int, int, str]] = Counter()
+    for at, category_id, activity, replies in await quarters(
+        db, scope, within(*window(day, scope.tz))
+    ):
+        hour = datetime.fromtimestamp(int(at) * QUARTER, UTC).astimezone(scope.tz).hour
+        hours[(hour, category_id, "activity")] += int(activity or 0)
+        hours[(hour, category_id, "replies")] += int(replies or 0)
+    await db.execute(delete(HourCount).where(HourCount.day == day))
+    keys = sorted({(hour, category_id) for hour, category_id, _ in hours})
+    if keys:
+        await db.execute(
+            upsert(
+                db,
+                HourCount,
+                [
+                    {
+                        "day": day,
+                        "hour": hour,
+                        "category_id": category_id,
+                        "activity": hours[(hour, category_id, "activity")],
+                        "replies": hours[(hour, category_id, "replies")],
+                    }
+                    for hour, category_id in keys
+                ],
+                ["day", "hour", "category_id"],
+            )
+        )
+    statement = insert(db, Response).from_select(["thread_id", "first_at"], answered(day, scope.tz))
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["thread_id"], set_={"first_at": statement.excluded.first_at}
+        )
+    )
 
 
 async def roll_up(ctx: JobContext) -> None:
@@ -142,4 +216,4 @@ async def _stored(
 
 def _only(scope: Scope, category_ids: frozenset[int]) -> Scope:
     wanted = category_ids if scope.category_ids is None else category_ids & scope.category_ids
-    return Scope(scope.tz, scope.exclude, scope.conditions, frozenset(wanted), scope.now)
+    return replace(scope, category_ids=frozenset(wanted))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 """Raise it when the rollup's metrics change, so stored days are computed again."""
 
 

@@ -2,9 +2,9 @@
 active (posts and reactions) and when threads get replies, per weekday and hour in the
 community's time zone.
 
-The database counts rows per quarter hour in UTC (every time zone's offset is a whole number of
-quarter hours), and the quarters are placed in the local week here: at most 21,504 of them
-(these 16 weeks and the 16 before, read in one pass), however many posts there are.
+The rollup keeps the counts per local hour and category (``analytics_hours``); for days it has
+not done, and categories the viewer sees only in part, the database counts rows per quarter
+hour in UTC (``metrics.quarters``) and the quarters are placed in the local week here.
 ``best_slot`` is the reply peak, for other plugins (cross-posting when threads get answered).
 """
 
@@ -12,20 +12,27 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, select, union_all
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import plugins
-from community.forum.models import Post, Reaction, Thread
-from community_analytics.metrics import Scope, counted, live_post, shown
-from community_analytics.reports import Definition, Period, Query, Report, Series, trend
+from community.forum.models import Thread
+from community_analytics.activity import split
+from community_analytics.metrics import QUARTER, Scope, load_scope, quarters, within
+from community_analytics.models import HourCount
+from community_analytics.reports import (
+    Definition,
+    Period,
+    Query,
+    Report,
+    Series,
+    partly_hidden,
+    trend,
+)
 from community_analytics.settings import Settings
 
 WEEKS = 16
-QUARTER = 900
-"""Seconds in the UTC buckets the database counts in."""
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 HOURS = [f"{h:02d}" for h in range(24)]
 
@@ -38,57 +45,49 @@ def weeks(period: Period) -> Period:
     return Period(period.end - timedelta(weeks=WEEKS) + timedelta(days=1), period.end)
 
 
-def _quarter(db: AsyncSession, column: Any) -> Any:
-    """The UTC quarter hour ``column`` falls in, as a whole number since 1970."""
-    if db.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column) / QUARTER), Integer)
-    return cast(func.strftime("%s", column), Integer) / QUARTER
-
-
-async def _counts(db: AsyncSession, scope: Scope, begin: datetime, end: datetime) -> Any:
-    """(quarter, activity, replies) for each UTC quarter hour from ``begin`` to ``end``."""
-    posts = (
-        select(
-            _quarter(db, Post.created_at).label("quarter"),
-            literal(1).label("activity"),
-            case((Post.number > 1, 1), else_=0).label("replies"),
-        )
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.created_at >= begin, Post.created_at < end, *live_post(), *shown(scope))
-        .where(*counted(Post.author_id, scope))
-    )
-    reactions = (
-        select(_quarter(db, Reaction.created_at), literal(1), literal(0))
-        .select_from(Reaction)
-        .join(Post, Post.id == Reaction.post_id)
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Reaction.created_at >= begin, Reaction.created_at < end)
-        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
-    )
-    rows = union_all(posts, reactions).subquery()
-    return await db.execute(
-        select(rows.c.quarter, func.sum(rows.c.activity), func.sum(rows.c.replies)).group_by(
-            rows.c.quarter
-        )
-    )
-
-
 async def grids(
-    db: AsyncSession, scope: Scope, begin: datetime, end: datetime, since: datetime | None = None
+    db: AsyncSession,
+    settings: Settings,
+    scope: Scope,
+    span: Period,
+    partial: frozenset[int] = frozenset(),
 ) -> tuple[Grid, Grid, int]:
-    """Activity and replies from ``since`` (or ``begin``) to ``end``, per local weekday and
-    hour, and the activity from ``begin`` to ``since``: one pass over both spans' rows."""
+    """Activity and replies in ``span`` per local weekday and hour, and the activity of the
+    span of the same length before it: the rollup's hours where it has done the day and the
+    viewer sees the whole category, quarter hours counted now otherwise."""
     activity = [[0] * 24 for _ in WEEKDAYS]
     replies = [[0] * 24 for _ in WEEKDAYS]
     earlier = 0
-    first = (since or begin).timestamp()
-    for quarter, active, replied in await _counts(db, scope, begin, end):
-        if int(quarter) * QUARTER < first:
-            earlier += int(active or 0)
-            continue
-        local = datetime.fromtimestamp(int(quarter) * QUARTER, UTC).astimezone(scope.tz)
-        activity[local.weekday()][local.hour] += int(active or 0)
-        replies[local.weekday()][local.hour] += int(replied or 0)
+    found = await split(db, settings, span.previous().start, span.end)
+    if found.stored:
+        stored = select(
+            HourCount.day, HourCount.hour, func.sum(HourCount.activity), func.sum(HourCount.replies)
+        ).where(found.stored_days(HourCount.day))
+        if scope.category_ids is not None:
+            stored = stored.where(HourCount.category_id.in_(sorted(scope.category_ids)))
+        if partial:
+            stored = stored.where(HourCount.category_id.not_in(sorted(partial)))
+        for day, hour, active, replied in await db.execute(
+            stored.group_by(HourCount.day, HourCount.hour)
+        ):
+            if day < span.start:
+                earlier += int(active or 0)
+            else:
+                activity[day.weekday()][hour] += int(active or 0)
+                replies[day.weekday()][hour] += int(replied or 0)
+    if found.live or partial:
+        begin, _ = span.previous().span(scope.tz)
+        since, end = span.span(scope.tz)
+        live = found.when(partial)
+        for at, _, active, replied in await quarters(
+            db, scope, lambda column: and_(within(begin, end)(column), live(column))
+        ):
+            if int(at) * QUARTER < since.timestamp():
+                earlier += int(active or 0)
+                continue
+            local = datetime.fromtimestamp(int(at) * QUARTER, UTC).astimezone(scope.tz)
+            activity[local.weekday()][local.hour] += int(active or 0)
+            replies[local.weekday()][local.hour] += int(replied or 0)
     return activity, replies, earlier
 
 
@@ -104,19 +103,19 @@ async def best_slot(db: AsyncSession, settings: Settings, now: datetime) -> tupl
     replies over the 16 weeks up to ``now`` (counting only what every member sees), or None
     with no replies."""
     conditions = tuple(plugins.visibility_conditions(plugins.ordinary_member(), Thread))
-    scope = Scope(settings.tz, settings.exclude_staff, conditions, None, now)
+    scope = await load_scope(db, settings, conditions, None, now)
     day = now.astimezone(settings.tz).date()
-    begin, end = weeks(Period(day, day)).span(scope.tz)
-    _, replies, _ = await grids(db, scope, begin, end)
+    partial = await partly_hidden(db, conditions)
+    _, replies, _ = await grids(db, settings, scope, weeks(Period(day, day)), partial)
     found = peaks(replies, 1)
     return found[0] if found else None
 
 
 async def run(query: Query) -> Report:
     span_ = weeks(query.period)
-    since, end = span_.span(query.scope.tz)
-    begin, _ = span_.previous().span(query.scope.tz)
-    activity, replies, previous = await grids(query.db, query.scope, begin, end, since)
+    activity, replies, previous = await grids(
+        query.db, query.settings, query.scope, span_, query.partial
+    )
     total = sum(map(sum, activity))
     best = [
         {"weekday": d, "day": WEEKDAYS[d], "hour": h, "replies": replies[d][h]}

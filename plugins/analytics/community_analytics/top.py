@@ -13,19 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, case, func, literal, select, union_all
+from sqlalchemy import case, func, select
 
 from community.accounts.models import Member
-from community.forum.models import Post, Reaction, Thread
-from community_analytics.metrics import counted, live_post, shown
+from community.forum.models import Post, Thread
+from community_analytics.activity import member_rows, thread_rows
+from community_analytics.metrics import counted, live_post
 from community_analytics.models import ThreadView
 from community_analytics.reports import (
     Definition,
     Query,
     Report,
     Series,
-    both,
-    current,
     plural,
     trend,
 )
@@ -69,110 +68,112 @@ def _sentence(total: int, previous: int, days: int, counted: str, lead: str) -> 
 # -- threads ---------------------------------------------------------------------------------
 
 
-def _thread_rows(query: Query) -> Any:
-    """One row per post and reaction of the period and the one before that counts: (thread,
-    now, reply, reaction, poster)."""
-    scope = query.scope
-    begin, since, end = both(query)
-    posts = (
-        select(
-            Post.thread_id.label("thread_id"),
-            current(Post.created_at, since).label("now"),
-            case((Post.number > 1, 1), else_=0).label("reply"),
-            literal(0).label("reaction"),
-            Post.author_id.label("poster"),
-        )
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.created_at >= begin, Post.created_at < end, *live_post(), *shown(scope))
-        .where(*counted(Post.author_id, scope))
-    )
-    reactions = (
-        select(
-            Post.thread_id,
-            current(Reaction.created_at, since),
-            literal(0),
-            literal(1),
-            literal(None, Integer()),
-        )
-        .select_from(Reaction)
-        .join(Post, Post.id == Reaction.post_id)
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Reaction.created_at >= begin, Reaction.created_at < end)
-        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
-    )
-    return union_all(posts, reactions).cte("thread_rows")
-
-
 async def threads(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
     """Threads active in the period and in the one before, and the ``TOP`` most engaging of
-    the period with their figures: one pass over both periods' rows."""
-    rows = _thread_rows(query)
+    the period with their figures.
+
+    Replies and reactions add up across days, distinct participants do not: they are counted
+    from the posts, and only for the candidates, the threads whose replies + reactions + posts
+    reach the ``TOP``-th best replies + reactions (the others cannot rank, since a thread has
+    no more participants than posts)."""
+    rows = await thread_rows(query)
     now = rows.c.now
     sums = (
         select(
             rows.c.thread_id,
-            func.sum(rows.c.reply * now).label("replies"),
-            func.sum(rows.c.reaction * now).label("reactions"),
-            func.sum(now).label("now"),
-            func.sum(1 - now).label("before"),
+            func.sum(rows.c.replies * now).label("replies"),
+            func.sum(rows.c.reactions * now).label("reactions"),
+            func.sum(rows.c.posts * now).label("posts"),
+            func.max(now).label("now"),
+            func.max(1 - now).label("before"),
         )
         .group_by(rows.c.thread_id)
-        .subquery()
+        .cte("thread_sums")
     )
-    # Distinct pairs first, then a count: hashed, where count(DISTINCT) would sort every row.
-    pairs = (
-        select(rows.c.thread_id, rows.c.poster)
-        .where(now == 1, rows.c.poster.is_not(None))
-        .distinct()
-        .subquery()
+    known = sums.c.replies + sums.c.reactions
+    floor = (
+        select(known.label("known")).where(sums.c.now == 1).order_by(known.desc()).limit(TOP)
+    ).subquery()
+    threshold = select(func.coalesce(func.min(floor.c.known), 0)).scalar_subquery()
+    total = select(func.count()).where(sums.c.now == 1).scalar_subquery()
+    previous = select(func.count()).where(sums.c.before == 1).scalar_subquery()
+    found = list(
+        await query.db.execute(
+            select(sums, total.label("total"), previous.label("previous")).where(
+                sums.c.now == 1, known + sums.c.posts >= threshold
+            )
+        )
     )
-    people = (
-        select(pairs.c.thread_id, func.count().label("participants"))
-        .group_by(pairs.c.thread_id)
-        .subquery()
-    )
-    grouped = (
-        select(sums, func.coalesce(people.c.participants, 0).label("participants"))
-        .outerjoin(people, people.c.thread_id == sums.c.thread_id)
-        .subquery()
-    )
-    seen = (
-        select(ThreadView.thread_id, func.sum(ThreadView.views).label("views"))
-        .where(ThreadView.day >= query.period.start, ThreadView.day <= query.period.end)
-        .group_by(ThreadView.thread_id)
-        .subquery()
-    )
-    views = func.coalesce(seen.c.views, 0)
-    ranked = (
-        _counted(grouped, views.label("views"))
-        .outerjoin(seen, seen.c.thread_id == grouped.c.thread_id)
-        .subquery()
-    )
-    score = ranked.c.replies + ranked.c.reactions + ranked.c.participants
-    total, previous, found = await _leaders(
-        query,
-        ranked,
-        select(ranked, Thread.title, Thread.slug, Thread.category_id).join(
-            Thread, Thread.id == ranked.c.thread_id
+    if not found:
+        counts = (await query.db.execute(select(total, previous))).one()
+        return int(counts[0]), int(counts[1]), []
+    ids = [row.thread_id for row in found]
+    people = await _participants(query, ids)
+    views = await _views(query, ids)
+    ranked = sorted(
+        found,
+        key=lambda row: (
+            -(row.replies + row.reactions + people.get(row.thread_id, 0)),
+            -views.get(row.thread_id, 0),
+            -row.thread_id,
         ),
-        score.desc(),
-        ranked.c.views.desc(),
-        ranked.c.thread_id.desc(),
-    )
+    )[:TOP]
+    titles = {
+        row.id: row
+        for row in await query.db.execute(
+            select(Thread.id, Thread.title, Thread.slug, Thread.category_id).where(
+                Thread.id.in_([row.thread_id for row in ranked])
+            )
+        )
+    }
     top = [
         {
             "id": row.thread_id,
-            "title": row.title,
-            "url": Thread(id=row.thread_id, slug=row.slug).url,
-            "category": query.names.get(row.category_id, ""),
+            "title": titles[row.thread_id].title,
+            "url": Thread(id=row.thread_id, slug=titles[row.thread_id].slug).url,
+            "category": query.names.get(titles[row.thread_id].category_id, ""),
             "replies": int(row.replies or 0),
             "reactions": int(row.reactions or 0),
-            "participants": int(row.participants or 0),
-            "views": int(row.views or 0),
+            "participants": people.get(row.thread_id, 0),
+            "views": views.get(row.thread_id, 0),
         }
-        for row in found
+        for row in ranked
     ]
-    return total, previous, top
+    return int(found[0].total), int(found[0].previous), top
+
+
+async def _participants(query: Query, ids: list[int]) -> dict[int, int]:
+    """Per thread of ``ids``: the members who posted in it in the period and count."""
+    since, end = query.period.span(query.scope.tz)
+    pairs = (
+        select(Post.thread_id, Post.author_id)
+        .where(Post.thread_id.in_(ids), Post.created_at >= since, Post.created_at < end)
+        .where(*live_post(), Post.author_id.is_not(None), *counted(Post.author_id, query.scope))
+        .distinct()
+        .subquery()
+    )
+    return dict(
+        (thread_id, int(count))
+        for thread_id, count in await query.db.execute(
+            select(pairs.c.thread_id, func.count()).group_by(pairs.c.thread_id)
+        )
+    )
+
+
+async def _views(query: Query, ids: list[int]) -> dict[int, int]:
+    """Per thread of ``ids``: its views in the period."""
+    return dict(
+        (thread_id, int(views or 0))
+        for thread_id, views in await query.db.execute(
+            select(ThreadView.thread_id, func.sum(ThreadView.views))
+            .where(
+                ThreadView.thread_id.in_(ids),
+                ThreadView.day >= query.period.start,
+                ThreadView.day <= query.period.end,
+            )
+            .group_by(ThreadView.thread_id)
+        )
+    )
 
 
 async def threads_report(query: Query) -> Report:
@@ -212,48 +213,12 @@ def _threads_sentence(total: int, previous: int, days: int, top: list[dict[str, 
 # -- contributors ----------------------------------------------------------------------------
 
 
-def _member_rows(query: Query) -> Any:
-    """One row per contribution of the period and the one before: (member, now, post,
-    received, given)."""
-    scope = query.scope
-    begin, since, end = both(query)
-    posts = (
-        select(
-            Post.author_id.label("member_id"),
-            current(Post.created_at, since).label("now"),
-            literal(1).label("posts"),
-            literal(0).label("received"),
-            literal(0).label("given"),
-        )
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.created_at >= begin, Post.created_at < end, *live_post(), *shown(scope))
-    )
-    # Read once (a CTE used twice), counted for the one who reacted and the one who posted.
-    reactions = (
-        select(
-            Reaction.member_id.label("giver"),
-            Post.author_id.label("author"),
-            current(Reaction.created_at, since).label("now"),
-        )
-        .join(Post, Post.id == Reaction.post_id)
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Reaction.created_at >= begin, Reaction.created_at < end)
-        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
-        .cte("counted_reactions")
-    )
-    found = union_all(
-        posts,
-        select(reactions.c.author, reactions.c.now, literal(0), literal(1), literal(0)),
-        select(reactions.c.giver, reactions.c.now, literal(0), literal(0), literal(1)),
-    )
-    return found.subquery()
-
-
 async def contributors(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
     """Members who contributed in the period and in the one before, and the ``TOP`` who did
     most in the period: one pass over both periods' rows."""
-    rows = _member_rows(query)
+    rows = await member_rows(query)
     now = rows.c.now
+    contributed = rows.c.posts + rows.c.received + rows.c.given > 0
     grouped = (
         select(
             rows.c.member_id,
@@ -263,7 +228,7 @@ async def contributors(query: Query) -> tuple[int, int, list[dict[str, Any]]]:
             func.sum(now).label("now"),
             func.sum(1 - now).label("before"),
         )
-        .where(rows.c.member_id.is_not(None), *counted(rows.c.member_id, query.scope))
+        .where(rows.c.member_id.is_not(None), contributed)
         .group_by(rows.c.member_id)
         .subquery()
     )

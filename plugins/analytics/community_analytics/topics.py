@@ -12,18 +12,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, select
 
-from community.forum.models import Post, Reaction, Thread
-from community_analytics.metrics import counted, live_post, shown
+from community_analytics.activity import member_rows
 from community_analytics.reports import (
     MIN_SEGMENT,
     Definition,
     Query,
     Report,
     Series,
-    both,
-    current,
     leader,
     median,
     rounded,
@@ -35,62 +32,29 @@ from community_analytics.responses import started
 async def _activity(query: Query) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
     """Per category, in the period and in the one before: posts, reactions and the members
     who did either (one pass over both periods' rows)."""
-    begin, since, end = both(query)
-    scope = query.scope
-    posts = (
-        select(
-            Thread.category_id.label("category_id"),
-            current(Post.created_at, since).label("now"),
-            Post.author_id.label("member_id"),
-            literal(1).label("posts"),
-            literal(0).label("reactions"),
-        )
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.created_at >= begin, Post.created_at < end, *live_post(), *shown(scope))
-        .where(*counted(Post.author_id, scope))
-    )
-    reactions = (
-        select(
-            Thread.category_id,
-            current(Reaction.created_at, since),
-            Reaction.member_id,
-            literal(0),
-            literal(1),
-        )
-        .select_from(Reaction)
-        .join(Post, Post.id == Reaction.post_id)
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Reaction.created_at >= begin, Reaction.created_at < end)
-        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
-    )
-    rows = union_all(posts, reactions).cte("category_rows")
-    # Distinct members first, then a count: hashed, where count(DISTINCT) would sort every row.
-    pairs = (
-        select(rows.c.category_id, rows.c.now, rows.c.member_id)
-        .where(rows.c.member_id.is_not(None))
-        .distinct()
-        .subquery()
-    )
-    people = (
-        select(pairs.c.category_id, pairs.c.now, func.count().label("participants"))
-        .group_by(pairs.c.category_id, pairs.c.now)
-        .subquery()
-    )
-    sums = (
+    rows = await member_rows(query)
+    # Per member first, then per category: one pass, and a count of members that is hashed
+    # where count(DISTINCT) would sort every row. A deleted member's posts count, not them.
+    members = (
         select(
             rows.c.category_id,
             rows.c.now,
+            rows.c.member_id,
             func.sum(rows.c.posts).label("posts"),
-            func.sum(rows.c.reactions).label("reactions"),
+            func.sum(rows.c.given).label("given"),
         )
-        .group_by(rows.c.category_id, rows.c.now)
+        .where((rows.c.posts > 0) | (rows.c.given > 0))
+        .group_by(rows.c.category_id, rows.c.now, rows.c.member_id)
         .subquery()
     )
     grouped = await query.db.execute(
-        select(sums, func.coalesce(people.c.participants, 0)).outerjoin(
-            people,
-            (people.c.category_id == sums.c.category_id) & (people.c.now == sums.c.now),
-        )
+        select(
+            members.c.category_id,
+            members.c.now,
+            func.sum(members.c.posts),
+            func.sum(members.c.given),
+            func.count(members.c.member_id),
+        ).group_by(members.c.category_id, members.c.now)
     )
     now: dict[int, dict[str, int]] = {}
     before: dict[int, dict[str, int]] = {}

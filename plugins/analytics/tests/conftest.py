@@ -106,9 +106,11 @@ def median(values: list[float]) -> float | None:
     return values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 async def no_scheduled_runs(app: Any) -> None:
-    """Stop the app's own job runner, whose hourly schedule would run jobs beside the test's."""
+    """Stop the app's own job runner in every test here: its schedule runs the rollup and the
+    digest as the app starts, beside the test writing its forum (a day rolled up before the
+    test's rows are in would stay wrong). Tests run jobs themselves (``run_job``)."""
     await app.state.job_runner.stop()
 
 

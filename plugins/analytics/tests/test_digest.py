@@ -18,8 +18,6 @@ from community.accounts.models import Member
 from community.jobs import DONE
 from community.testing import api_token, make_member, run_job, sign_in
 
-pytestmark = pytest.mark.usefixtures("no_scheduled_runs")
-
 
 async def give_email(app: Any, username: str, email: str) -> None:
     async with app.state.sessionmaker() as db:
