@@ -57,6 +57,9 @@ class Viewing:
     conditions: tuple[Any, ...]
     partial: frozenset[int]
     names: dict[int, str]
+    shared: dict[Any, Any] | None = None
+    """Work several reports need, done once for all of them (``Query.once``): a dict when
+    several reports are asked for together (``digest.reports``), None for one."""
 
 
 async def viewing(db: AsyncSession, viewer: object, gated: bool = False) -> Viewing:
@@ -96,5 +99,5 @@ async def run(
         )
     seen = seen or await viewing(db, viewer, gated)
     scope = await load_scope(db, settings, seen.conditions, category_ids, now)
-    query = Query(db, period, scope, settings, partial=seen.partial, names=seen.names)
+    query = Query(db, period, scope, settings, seen.partial, seen.names, seen.shared)
     return await found.run(query)

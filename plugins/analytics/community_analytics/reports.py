@@ -4,6 +4,7 @@ the answer (``Report``) and the sentence that sums it up. The reports themselves
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -110,6 +111,19 @@ class Query:
     """Categories the viewer sees only in part: counted from raw rows, never from rollups."""
     names: dict[int, str] = field(default_factory=dict)
     """Category names by id, for sentences."""
+    shared: dict[Any, Any] | None = None
+    """Work shared with the other reports of a dashboard (see ``once``)."""
+
+    async def once(self, key: Any, work: Callable[[], Awaitable[Any]]) -> Any:
+        """``work``'s answer, computed once for every report sharing this query's ``shared``
+        that asks with the same ``key`` (and the same period and scope): the first to ask
+        computes it, the others wait for it."""
+        if self.shared is None:
+            return await work()
+        full = (key, self.period, self.scope.category_ids)
+        if full not in self.shared:
+            self.shared[full] = asyncio.ensure_future(work())
+        return await self.shared[full]
 
     async def figures(self, metric: str, period: Period | None = None) -> rollup.Figures:
         span = period or self.period

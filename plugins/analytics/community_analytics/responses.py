@@ -51,7 +51,9 @@ async def started(query: Query, period: Period) -> list[Started]:
     begin, end = period.span(query.scope.tz)
     # The rollup keeps first responses; a thread it has none for is looked up now.
     first = func.coalesce(Response.first_at, response())
-    rows = await query.db.execute(
+    # Core rows, not ORM ones: tens of thousands of them, and the ORM's loading costs more.
+    connection = await query.db.connection()
+    rows = await connection.execute(
         select(Thread.category_id, Thread.created_at, first)
         .outerjoin(Response, Response.thread_id == Thread.id)
         .where(
@@ -73,10 +75,16 @@ async def started(query: Query, period: Period) -> list[Started]:
 
 
 async def both(query: Query) -> tuple[list[Started], list[Started]]:
-    """The threads started in the period and in the one before: one query for both."""
-    period = query.period
-    found = await started(query, Period(period.previous().start, period.end))
-    return [t for t in found if t.day >= period.start], [t for t in found if t.day < period.start]
+    """The threads started in the period and in the one before: one query for both, and once
+    for the reports of a dashboard (response time, response rate, categories)."""
+
+    async def read() -> tuple[list[Started], list[Started]]:
+        period = query.period
+        found = await started(query, Period(period.previous().start, period.end))
+        now = [t for t in found if t.day >= period.start]
+        return now, [t for t in found if t.day < period.start]
+
+    return await query.once("started", read)
 
 
 def _by_day(threads: list[Started]) -> dict[date, list[Started]]:

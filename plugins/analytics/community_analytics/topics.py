@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from community_analytics.activity import member_rows
 from community_analytics.reports import (
@@ -26,25 +26,27 @@ from community_analytics.reports import (
     rounded,
     trend,
 )
-from community_analytics.responses import started
+from community_analytics.responses import both, started
 
 
 async def _activity(query: Query) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
-    """Per category, in the period and in the one before: posts, reactions and the members
-    who did either (one pass over both periods' rows)."""
+    """Per category, in the period: posts, reactions and the members who did either; in the
+    one before, posts and reactions (one pass over both periods' rows)."""
     rows = await member_rows(query)
     # Per member first, then per category: one pass, and a count of members that is hashed
     # where count(DISTINCT) would sort every row. A deleted member's posts count, not them.
+    # Nothing needs the participants of the period before: its rows are not told apart.
+    member = case((rows.c.now == 1, rows.c.member_id)).label("member_id")
     members = (
         select(
             rows.c.category_id,
             rows.c.now,
-            rows.c.member_id,
+            member,
             func.sum(rows.c.posts).label("posts"),
             func.sum(rows.c.given).label("given"),
         )
         .where((rows.c.posts > 0) | (rows.c.given > 0))
-        .group_by(rows.c.category_id, rows.c.now, rows.c.member_id)
+        .group_by(rows.c.category_id, rows.c.now, member)
         .subquery()
     )
     grouped = await query.db.execute(
@@ -69,9 +71,11 @@ async def _activity(query: Query) -> tuple[dict[int, dict[str, int]], dict[int, 
 
 async def _response_hours(query: Query) -> dict[int, list[float]]:
     """Per category: hours to the first response of each answered thread started in the
-    period (``responses.started``)."""
+    period: alone, those of the period; in a dashboard, the ones its response reports read
+    for both periods (``responses.both``)."""
     found: dict[int, list[float]] = defaultdict(list)
-    for thread in await started(query, query.period):
+    shared = query.shared is not None
+    for thread in (await both(query))[0] if shared else await started(query, query.period):
         if thread.hours is not None:
             found[thread.category_id].append(thread.hours)
     return found
