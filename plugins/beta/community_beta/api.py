@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.auth import require_admin
 from community.accounts.models import Member
-from community_beta import flags, participants, programs
+from community_beta import feedback, flags, participants, programs
 from community_beta.models import Flag
 
 
@@ -134,6 +134,42 @@ async def list_acceptances(db: AsyncSession, program_id: int) -> dict[str, Any]:
     }
 
 
+@post("/programs/{program_id:int}/feedback", status_code=201)
+async def send_feedback(
+    db: AsyncSession, member: Member, program_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """{"kind", "title", "body"?, "severity"?, "thread_id"?}: a participant who accepted the
+    current terms tells a running program."""
+    program = await _program(db, member, program_id)
+    item = await feedback.send(db, member, program, data)
+    return await feedback.item_json(db, member, item)
+
+
+@get("/programs/{program_id:int}/feedback")
+async def list_feedback(
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    status: str | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """The program's feedback board, newest first (``?status=&kind=`` narrow it), with the
+    counts by status and kind: admins and participants who accepted the terms."""
+    program = await _program(db, member, program_id)
+    items = await feedback.listing(db, member, program, status, kind)
+    return {"feedback": items, "counts": await feedback.counts(db, program)}
+
+
+@patch("/feedback/{feedback_id:int}", guards=[require_admin])
+async def triage_feedback(
+    db: AsyncSession, member: Member, feedback_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """{"status": "new" | "acknowledged" | "planned" | "done" | "declined"}."""
+    item = await feedback.feedback_by_id(db, feedback_id)
+    item = await feedback.triage(db, member, item, data)
+    return await feedback.item_json(db, member, item)
+
+
 @get("/flags", guards=[require_admin])
 async def list_flags(db: AsyncSession) -> dict[str, Any]:
     found = list(await db.scalars(select(Flag).order_by(Flag.key)))
@@ -183,6 +219,9 @@ routes: list[Any] = [
     admit,
     accept_terms,
     list_acceptances,
+    send_feedback,
+    list_feedback,
+    triage_feedback,
     list_flags,
     show_flag,
     save_flag,

@@ -150,3 +150,31 @@ class Clock(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+BUG, IDEA, PRAISE = "bug", "idea", "praise"
+KINDS = (BUG, IDEA, PRAISE)
+SEVERITIES = ("low", "normal", "high", "critical")
+NEW, ACKNOWLEDGED, PLANNED, DONE, DECLINED = "new", "acknowledged", "planned", "done", "declined"
+FEEDBACK_STATUSES = (NEW, ACKNOWLEDGED, PLANNED, DONE, DECLINED)
+
+
+class Feedback(Base):
+    """What a participant tells a program: a bug, an idea or praise, with a severity
+    (meaningful for bugs), optionally about a thread they could see; admins triage it
+    (``status``). The author stays None once their account is gone."""
+
+    __tablename__ = "beta_feedback"
+    __table_args__ = (Index("ix_beta_feedback_program_created", "program_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("beta_programs.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16), default="normal")
+    title: Mapped[str] = mapped_column(String(150))
+    body: Mapped[str] = mapped_column(Text, default="")
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("threads.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default=NEW)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,8 @@
 """The plugin's pages under ``/p/beta/``: the admins' programs, one program's settings,
-participants and waitlist, and feature flags (``/admin...``), and a program's page for its
-members: its terms to accept, leaving, asking to join (``/programs/{id}``). Every form
-carries the CSRF token; a refused change shows the form again with the reason."""
+participants, waitlist and feedback to triage, and feature flags (``/admin...``), and a
+program's page for its members: its terms to accept, leaving, asking to join, the feedback
+board (``/programs/{id}``). Every form carries the CSRF token; a refused change shows the
+form again with the reason."""
 
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ from community.accounts.routes import Form, text
 from community.errors import ServiceError
 from community.forum.models import Category
 from community.web import render
-from community_beta import flags, participants, programs
-from community_beta.models import STATUSES, Flag, GatedCategory, Program
+from community_beta import feedback, flags, participants, programs
+from community_beta.models import (
+    FEEDBACK_STATUSES,
+    KINDS,
+    SEVERITIES,
+    STATUSES,
+    Flag,
+    GatedCategory,
+    Program,
+)
 
 Request_ = Request[Any, Any, Any]
 
@@ -262,12 +271,23 @@ async def _member_page(
     program = await programs.visible(db, member, program_id)
     body = await programs.as_json(db, program, member)
     waiting = await participants.is_waiting(db, program, member)
+    board = None
+    if await feedback.may_read(db, program, member):
+        board = {
+            "items": await feedback.listing(db, member, program),
+            "counts": await feedback.counts(db, program),
+            "can_send": await feedback.may_send(db, program, member),
+        }
+    context.setdefault("values", {})
     return render(
         request,
         "beta/program.html",
         status_code=status_code,
         program=body,
         waiting=waiting,
+        board=board,
+        kinds=KINDS,
+        severities=SEVERITIES,
         **context,
     )
 
@@ -281,14 +301,23 @@ async def program_page(
 
 
 async def _member_act(
-    request: Request_, db: AsyncSession, member: Member, program_id: int, work: Any
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    work: Any,
+    **context: Any,
 ) -> Any:
+    """Run ``work(program)``; back to the program's page, with the reason (and ``context``,
+    the form's values) when refused."""
     program = await programs.visible(db, member, program_id)
     try:
         notice = await work(program)
     except ServiceError as error:
         await undo(db, member)
-        return await _member_page(request, db, member, program_id, error.status, error=error.detail)
+        return await _member_page(
+            request, db, member, program_id, error.status, error=error.detail, **context
+        )
     request.session["beta_notice"] = notice
     return Redirect(f"/p/beta/programs/{program_id}", status_code=303)
 
@@ -325,6 +354,74 @@ async def ask_to_join(
     return await _member_act(request, db, member, program_id, work)
 
 
+@post("/programs/{program_id:int}/feedback")
+async def send_feedback(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    values = {key: text(data, key) for key in ("kind", "severity", "title", "body", "thread_id")}
+
+    async def work(program: Program) -> str:
+        await feedback.send(db, member, program, values)
+        return "Thank you: your feedback is on the board."
+
+    return await _member_act(request, db, member, program_id, work, values=values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin: triaging feedback
+
+
+async def _triage_page(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    program = await programs.program_by_id(db, program_id)
+    return render(
+        request,
+        "beta/admin_feedback.html",
+        status_code=status_code,
+        program=await programs.as_json(db, program, member),
+        items=await feedback.listing(db, member, program),
+        counts=await feedback.counts(db, program),
+        statuses=FEEDBACK_STATUSES,
+        **context,
+    )
+
+
+@get("/admin/programs/{program_id:int}/feedback", guards=[require_admin])
+async def admin_feedback(
+    request: Request_, db: AsyncSession, member: Member, program_id: int
+) -> Template:
+    notice = request.session.pop("beta_notice", None) if request.session else None
+    return await _triage_page(request, db, member, program_id, notice=notice)
+
+
+@post("/admin/programs/{program_id:int}/feedback/{feedback_id:int}", guards=[require_admin])
+async def triage_feedback(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    feedback_id: int,
+    data: Form,
+) -> Any:
+    """One item's new ``status``; its author is told."""
+    item = await feedback.feedback_by_id(db, feedback_id)
+    if item.program_id != program_id:
+        raise ServiceError("not_found", "No such feedback.", 404)
+    try:
+        await feedback.triage(db, member, item, {"status": text(data, "status")})
+    except ServiceError as error:
+        await undo(db, member)
+        return await _triage_page(request, db, member, program_id, error.status, error=error.detail)
+    request.session["beta_notice"] = f"{item.title}: {item.status}."
+    return Redirect(f"/p/beta/admin/programs/{program_id}/feedback", status_code=303)
+
+
 routes: list[Any] = [
     admin_programs,
     create_program,
@@ -339,4 +436,7 @@ routes: list[Any] = [
     accept_terms,
     leave,
     ask_to_join,
+    send_feedback,
+    admin_feedback,
+    triage_feedback,
 ]

@@ -8,7 +8,7 @@ from typing import Any
 from community import hookimpl
 from community.jobs import Job
 from community.plugins import Gate, Manifest, NavItem
-from community_beta import api, gates, gating, models, pages, participants
+from community_beta import api, feedback, gates, gating, models, pages, participants
 
 HERE = Path(__file__).parent
 TABLES = models.Base.metadata  # the tables are known wherever the plugin is loaded
@@ -47,7 +47,10 @@ def register_migrations() -> str:
 
 @hookimpl
 def register_jobs() -> list[Job]:
-    return [Job("welcome", participants.welcome, retries=5, backoff=2.0)]
+    return [
+        Job("welcome", participants.welcome, retries=5, backoff=2.0),
+        Job("feedback_status", feedback.told, retries=5, backoff=2.0),
+    ]
 
 
 @hookimpl
