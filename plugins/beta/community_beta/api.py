@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.auth import require_admin
 from community.accounts.models import Member
-from community_beta import feedback, flags, participants, programs
+from community_beta import feedback, flags, participants, programs, stats
 from community_beta.models import Flag
 
 
@@ -34,7 +34,12 @@ async def create_program(db: AsyncSession, member: Member, data: dict[str, Any])
 
 @get("/programs/{program_id:int}")
 async def show_program(db: AsyncSession, member: Member, program_id: int) -> Any:
-    return await programs.as_json(db, await _program(db, member, program_id), member)
+    """The program; admins also get its figures (``stats``, see ``stats.program_stats``)."""
+    program = await _program(db, member, program_id)
+    body = await programs.as_json(db, program, member)
+    if member.is_admin:
+        body["stats"] = await stats.program_stats(db, program)
+    return body
 
 
 @patch("/programs/{program_id:int}", guards=[require_admin])

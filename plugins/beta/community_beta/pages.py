@@ -1,5 +1,5 @@
 """The plugin's pages under ``/p/beta/``: the admins' programs, one program's settings,
-participants, waitlist and feedback to triage, and feature flags (``/admin...``), and a
+figures, participants, waitlist and feedback to triage, and feature flags (``/admin...``), and a
 program's page for its members: its terms to accept, leaving, asking to join, the feedback
 board (``/programs/{id}``). Every form carries the CSRF token; a refused change shows the
 form again with the reason."""
@@ -19,7 +19,7 @@ from community.accounts.routes import Form, text
 from community.errors import ServiceError
 from community.forum.models import Category
 from community.web import render
-from community_beta import feedback, flags, participants, programs
+from community_beta import feedback, flags, participants, programs, stats
 from community_beta.models import (
     FEEDBACK_STATUSES,
     KINDS,
@@ -120,6 +120,7 @@ async def _program_page(
         chosen={c["id"] for c in body["categories"]},
         participants=[participants.participant_json(m, p, program) for m, p in rows],
         waiting=[w.to_json() for w in await participants.waitlist(db, program)],
+        stats=await stats.program_stats(db, program),
         groups=list(await db.scalars(select(Group).order_by(Group.name_key))),
         **await _choices(db),
         **context,
