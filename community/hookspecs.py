@@ -62,6 +62,7 @@ CAPABILITIES: dict[str, str] = {
     "check_member": "gates",
     "rewrite_text": "gates",
     "visible_threads": "visibility",
+    "visible_categories": "visibility",
     "render_slot": "slots",
     "live_channels": "live",
     "populate_demo": "migrations",
@@ -202,6 +203,13 @@ def rewrite_text(member: Member, text: str, kind: str, category: Category | None
 def visible_threads(member: Member, thread: Any) -> ColumnElement[bool] | None:
     """A condition on ``thread`` (the Thread entity or an alias) that must also hold for
     ``member`` to see it, or None. Synchronous: it is called while queries are built."""
+
+
+@hookspec
+def visible_categories(member: Member, category: Any) -> ColumnElement[bool] | None:
+    """A condition on ``category`` (the Category entity or an alias) that must also hold for
+    ``member`` to see it (in lists, as a page, as a place to post), or None: what hides a
+    category's very name, where ``visible_threads`` hides its threads. Synchronous."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -714,15 +714,25 @@ def publish(plugin: str, channel: str, event: str, data: str = "", *, db: Any = 
 def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     """The enabled plugins' extra conditions on ``thread`` for ``member``. A plugin whose hook
     fails hides everything rather than nothing: visibility fails closed."""
+    return _conditions("visible_threads", {"member": member, "thread": thread})
+
+
+def category_conditions(member: Any, category: Any) -> list[Any]:
+    """The enabled plugins' extra conditions on ``category`` for ``member`` (failing closed,
+    as ``visibility_conditions``)."""
+    return _conditions("visible_categories", {"member": member, "category": category})
+
+
+def _conditions(hook: str, given: dict[str, Any]) -> list[Any]:
     current = _active.get()
     if current is None or not current.enabled:
         return []
     conditions = []
-    for name, impl in current.plugins._impls("visible_threads", current.enabled):
+    for name, impl in current.plugins._impls(hook, current.enabled):
         try:
-            condition = impl.function(**_arguments(impl, {"member": member, "thread": thread}))
+            condition = impl.function(**_arguments(impl, given))
         except Exception as exc:
-            current.plugins._failed(name, "visible_threads", exc)
+            current.plugins._failed(name, hook, exc)
             condition = false()
         if condition is not None:
             conditions.append(condition)

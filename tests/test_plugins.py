@@ -17,9 +17,10 @@ from litestar import Litestar
 from community import migrate
 from community import plugins as plugin_api
 from community.accounts import services as accounts
+from community.errors import ServiceError
 from community.forum import services as forum
 from community.jobs import run_worker
-from community.plugins import Plugins
+from community.plugins import Plugins, activated
 from community.testing import (
     api_token,
     browser,
@@ -168,6 +169,46 @@ async def test_visibility_hook_narrows_lists_pages_search_and_api(app):
     async with browser(app) as client:
         await sign_in(client, "alice")
         assert "Classified memo" in (await client.get("/")).text
+
+
+@pytest.mark.hook("visible_categories")
+async def test_a_hidden_category_is_not_listed_shown_or_posted_in(app):
+    await enable(app, "hello")
+    await make_member(app, "alice")
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        alice = await accounts.member_by_username(db, "alice")
+        await forum.save_category(db, None, {"name": "General"})
+        hidden = await forum.save_category(db, None, {"name": "Classified lab"})
+        thread, _ = await forum.create_thread(
+            db, alice, category_id=hidden.id, title="Lab notes", body="ocelot", site=site
+        )
+        await plugin_api.save_settings(
+            db,
+            app.state.plugins,
+            "hello",
+            {"greeting": "Hi", "times": "1", "hidden_word": "Classified"},
+        )
+    async with browser(app) as client:
+        await sign_in(client, "alice")
+        listed = await client.get("/categories")
+        assert "General" in listed.text and "Classified" not in listed.text
+        assert "Lab notes" not in (await client.get("/")).text
+        assert (await client.get(thread.url)).status_code == 404
+        assert (await client.get(f"/c/{hidden.slug}")).status_code == 404
+        search = await client.get("/search?q=ocelot")
+        assert "Lab notes" not in search.text
+    async with app.state.sessionmaker() as db:
+        alice = await accounts.member_by_username(db, "alice")
+        site = await accounts.instance_settings(db, "Testers")
+        with activated(app.state.plugins, site), pytest.raises(ServiceError):
+            await forum.create_thread(
+                db, alice, category_id=hidden.id, title="More", body="x", site=site
+            )
+    await enable(app, "hello", False)
+    async with browser(app) as client:
+        await sign_in(client, "alice")
+        assert "Classified lab" in (await client.get("/categories")).text
 
 
 async def test_a_broken_plugin_never_breaks_a_page_and_shows_in_its_health(app):

@@ -1,6 +1,7 @@
 """Who may see what, as SQL: every content query filters through ``threads`` (and ``posts``).
 
-The rules: enabled plugins may narrow what anyone sees (the ``visible_threads`` hook);
+The rules: enabled plugins may narrow what anyone sees (the ``visible_threads`` and
+``visible_categories`` hooks);
 staff see every category; other members see a category when it names no groups for
 "see" or they belong to one of those groups, and its parent (if any) is visible too. A private
 conversation is seen only by its participants, staff included. Hidden threads and deleted posts
@@ -35,8 +36,9 @@ def _granted(category: Any, member: Member, ability: str) -> ColumnElement[bool]
 
 def categories(member: Member, category: Any = Category) -> ColumnElement[bool]:
     """The condition on ``category`` (an entity or alias) that ``member`` may see it."""
+    extra = plugins.category_conditions(member, category)
     if member.is_staff:
-        return true()
+        return and_(true(), *extra)
     parent = aliased(Category)
     parent_visible = exists().where(
         parent.id == category.parent_id, _granted(parent, member, "see")
@@ -44,6 +46,7 @@ def categories(member: Member, category: Any = Category) -> ColumnElement[bool]:
     return and_(
         _granted(category, member, "see"),
         or_(category.parent_id.is_(None), parent_visible),
+        *extra,
     )
 
 

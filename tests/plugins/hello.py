@@ -114,6 +114,12 @@ def visible_threads(member: Any, thread: Any) -> Any:
     return ~thread.title.contains(word, autoescape=True) if word else None
 
 
+@hookimpl
+def visible_categories(member: Any, category: Any) -> Any:
+    word = plugins.settings("hello").hidden_word
+    return ~category.name.contains(word, autoescape=True) if word else None
+
+
 @dataclass(frozen=True)
 class GreetingSent(Event):
     """Someone opened the hello page and was greeted."""

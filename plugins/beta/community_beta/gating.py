@@ -1,6 +1,7 @@
 """Which gated categories a member may not see, as SQL the core puts inside every content
-query (the ``visible_threads`` hook): one subquery on the plugin's tables by the member's
-id, never a query of its own.
+query (the ``visible_threads`` hook) and every category list (``visible_categories``: an
+outsider does not even see the category's name): one subquery on the plugin's tables by the
+member's id, never a query of its own.
 
 By the program's status:
 
@@ -77,3 +78,10 @@ def visible_threads(member: Any, thread: Any) -> ColumnElement[bool] | None:
         thread.category_id.is_(None),
         thread.category_id.not_in(hidden_categories(member)),
     )
+
+
+def visible_categories(member: Any, category: Any) -> ColumnElement[bool] | None:
+    """The condition on ``category`` that it is not hidden from ``member`` (None for admins)."""
+    if member is not None and getattr(member, "is_admin", False):
+        return None
+    return category.id.not_in(hidden_categories(member))

@@ -67,6 +67,11 @@ def visible_threads(member: Any, thread: Any) -> Any:
 
 
 @hookimpl
+def visible_categories(member: Any, category: Any) -> Any:
+    return gating.visible_categories(member, category)
+
+
+@hookimpl
 async def check_thread(member: Any, category: Any) -> Gate | None:
     return await gates.check_thread(member, category)
 

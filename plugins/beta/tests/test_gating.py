@@ -162,3 +162,24 @@ async def test_an_archived_program_is_read_only(beta: Any, app: Any) -> None:
         headers=headers["admin"],
     )
     assert by_admin.status_code == 201
+
+
+async def test_an_outsider_does_not_see_the_gated_category_at_all(beta: Any, app: Any) -> None:
+    """Not even its name in the category list, nor its page, nor a place to post."""
+    headers, secret = await _forum(beta, app, "private_beta", [])
+
+    async def names(who: str) -> set[str]:
+        got = await beta.client.get("/api/v1/categories", headers=headers[who])
+        assert got.status_code == 200, got.text
+        return {c["name"] for c in got.json()["categories"]}
+
+    assert "Lab" in await names("ada") and "Lab" in await names("admin")
+    for outsider in ("ken", "grace", "linus"):
+        assert await names(outsider) == {"General"}
+    started = await beta.client.post(
+        "/api/v1/threads",
+        json={"category_id": secret.category_id, "title": "Hello lab", "body": "Knock knock"},
+        headers=headers["ken"],
+    )
+    assert started.status_code in (400, 404, 422), started.text
+    assert "categor" in started.text.lower() and "Lab" not in started.text
