@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.auth import require_admin
 from community.accounts.models import Member
-from community_beta import feedback, flags, participants, programs, stats
+from community_beta import feedback, flags, graduation, participants, programs, stats
 from community_beta.models import Flag
 
 
@@ -48,6 +48,16 @@ async def change_program(
 ) -> Any:
     program = await programs.save(db, await programs.program_by_id(db, program_id), data)
     return await programs.as_json(db, program, member)
+
+
+@get("/programs/{program_id:int}/graduation", guards=[require_admin])
+async def graduation_preview(
+    db: AsyncSession, program_id: int, status: str = "", groups: str = ""
+) -> dict[str, Any]:
+    """``?status=public_beta|graduated&groups=a,b``: what the move would make visible and to
+    how many more members (``graduation.preview``); changes nothing."""
+    program = await programs.program_by_id(db, program_id)
+    return await graduation.preview(db, program, status, groups)
 
 
 @get("/programs/{program_id:int}/members", guards=[require_admin])
@@ -215,6 +225,7 @@ routes: list[Any] = [
     create_program,
     show_program,
     change_program,
+    graduation_preview,
     list_members,
     add_members,
     remove_member,

@@ -19,7 +19,7 @@ from community.accounts.routes import Form, text
 from community.errors import ServiceError
 from community.forum.models import Category
 from community.web import render
-from community_beta import feedback, flags, participants, programs, stats
+from community_beta import feedback, flags, graduation, participants, programs, stats
 from community_beta.models import (
     FEEDBACK_STATUSES,
     KINDS,
@@ -155,8 +155,33 @@ async def _act(
 async def change_program(
     request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
 ) -> Any:
+    """Saves the form; a move to public beta or graduated first shows what will become
+    visible and to how many more members (``graduation.preview``), with a Confirm button that
+    posts the same form again with ``confirm``."""
+    values = _program_form(data)
+    program = await programs.program_by_id(db, program_id)
+    if (
+        values["status"] in graduation.TARGETS
+        and values["status"] != program.status
+        and text(data, "confirm") != "yes"
+    ):
+        try:
+            figures = await graduation.preview(db, program, values["status"], values["open_groups"])
+        except ServiceError as error:
+            return await _program_page(
+                request, db, member, program_id, error.status, error=error.detail
+            )
+        return render(
+            request,
+            "beta/admin_graduation.html",
+            program=await programs.as_json(db, program, member),
+            figures=figures,
+            summary=graduation.summary(figures),
+            values=values,
+        )
+
     async def work(program: Program) -> str:
-        await programs.save(db, program, _program_form(data))
+        await programs.save(db, program, values)
         return "Saved."
 
     return await _act(request, db, member, program_id, work)

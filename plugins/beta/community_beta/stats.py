@@ -23,7 +23,7 @@ from community_beta.models import GatedCategory, JoinRequest, Participant, Progr
 WEEK = timedelta(days=7)
 
 
-def _shown() -> ColumnElement[bool]:
+def shown() -> ColumnElement[bool]:
     """The condition on ``Post`` joined to its ``Thread`` that the post is shown."""
     return and_(
         Post.deleted_at.is_(None),
@@ -35,7 +35,7 @@ def _shown() -> ColumnElement[bool]:
 
 
 def _shown_posts() -> Select[Any]:
-    return select(Post.id).join(Thread, Thread.id == Post.thread_id).where(_shown())
+    return select(Post.id).join(Thread, Thread.id == Post.thread_id).where(shown())
 
 
 async def program_stats(db: AsyncSession, program: Program) -> dict[str, Any]:
@@ -75,7 +75,7 @@ async def program_stats(db: AsyncSession, program: Program) -> dict[str, Any]:
     posted = (
         select(Post.author_id.label("member_id"))
         .join(Thread, Thread.id == Post.thread_id)
-        .where(_shown(), Post.created_at >= since, Post.author_id.in_(members))
+        .where(shown(), Post.created_at >= since, Post.author_id.in_(members))
     )
     reacted = select(Reaction.member_id.label("member_id")).where(
         Reaction.created_at >= since,
@@ -92,7 +92,7 @@ async def program_stats(db: AsyncSession, program: Program) -> dict[str, Any]:
             select(func.count(), func.coalesce(func.sum(recent), 0))
             .select_from(Post)
             .join(Thread, Thread.id == Post.thread_id)
-            .where(_shown(), Thread.category_id.in_(gated))
+            .where(shown(), Thread.category_id.in_(gated))
         )
     ).one()
 
