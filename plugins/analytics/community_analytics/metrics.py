@@ -179,46 +179,28 @@ def _active(days: int) -> Callable[[AsyncSession, date, Scope], Awaitable[dict[i
     return active
 
 
-def doings(start: datetime, end: datetime, scope: Scope) -> Any:
-    """Everything members did from ``start`` to ``end`` that makes them engaged, one row
-    (member_id, category_id, kind, at) each: "started" a thread, "replied", "reacted"."""
-    started = select(
-        Thread.author_id.label("member_id"),
-        Thread.category_id,
-        literal("started").label("kind"),
-        Thread.created_at.label("at"),
-    ).where(
-        Thread.created_at >= start,
-        Thread.created_at < end,
-        *shown(scope),
-        *counted(Thread.author_id, scope),
+def _engaged_rows(day: date, scope: Scope) -> Any:
+    """``day``'s rows of members who started a thread, replied or reacted (``events``, less
+    reactions received), members who count only."""
+    rows = events(scope, within(*window(day, scope.tz))).subquery()
+    return (
+        select(rows.c.member_id, rows.c.category_id)
+        .where(rows.c.started + rows.c.replies + rows.c.given > 0)
+        .where(*counted(rows.c.member_id, scope))
+        .subquery("engaged_rows")
     )
-    replied = (
-        select(Post.author_id, Thread.category_id, literal("replied"), Post.created_at)
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Post.number > 1, Post.created_at >= start, Post.created_at < end)
-        .where(*live_post(), *shown(scope), *counted(Post.author_id, scope))
-    )
-    reacted = (
-        select(Reaction.member_id, Thread.category_id, literal("reacted"), Reaction.created_at)
-        .join(Post, Post.id == Reaction.post_id)
-        .join(Thread, Thread.id == Post.thread_id)
-        .where(Reaction.created_at >= start, Reaction.created_at < end)
-        .where(*live_post(), *shown(scope), *counted(Reaction.member_id, scope))
-    )
-    return union_all(started, replied, reacted).subquery("doings")
 
 
 async def engaged(db: AsyncSession, day: date, scope: Scope) -> dict[int, float]:
     """Members who started a thread, replied or reacted that day (each once)."""
-    done = doings(*window(day, scope.tz), scope)
+    done = _engaged_rows(day, scope)
     count = await db.scalar(select(func.count(func.distinct(done.c.member_id))))
     return {SITE: float(count or 0)}
 
 
 async def engaged_in(db: AsyncSession, day: date, scope: Scope) -> dict[int, float]:
     """Members engaged that day in each category: they do not add up across categories."""
-    done = doings(*window(day, scope.tz), scope)
+    done = _engaged_rows(day, scope)
     return await _by_category(
         db,
         select(done.c.category_id, func.count(func.distinct(done.c.member_id))).group_by(
