@@ -44,28 +44,37 @@ def _accepted(member_id: int) -> ColumnElement[bool]:
 
 
 def _opened(group_ids: list[int]) -> ColumnElement[bool]:
-    """A public beta opened to every member, or to a group the member is in."""
+    """The program is opened to every member (it names no group), or to a group the member
+    is in (what counts in a public beta)."""
     named = exists().where(OpenGroup.program_id == Program.id)
     member_in = (
         exists().where(OpenGroup.program_id == Program.id, OpenGroup.group_id.in_(group_ids))
         if group_ids
         else false()
     )
-    return and_(Program.status == PUBLIC, or_(not_(named), member_in))
+    return or_(not_(named), member_in)
+
+
+def sees(status: Any, accepted: ColumnElement[bool], opened: ColumnElement[bool]) -> Any:
+    """The rule, once: a member who is not an admin sees a program's categories at ``status``
+    (the program's column, or a value for what it would be) when they ``accepted`` its
+    current terms as a participant of a private beta, public beta or archived program, when
+    it is a public beta ``opened`` to them, or when it graduated."""
+    return or_(
+        and_(status.in_((PRIVATE, PUBLIC, ARCHIVED)), accepted),
+        and_(status == PUBLIC, opened),
+        status == GRADUATED,
+    )
 
 
 def hidden_categories(member: Any) -> Select[tuple[int]]:
     """The ids of the gated categories ``member`` may not see."""
     member_id = int(getattr(member, "id", 0) or 0)
     group_ids = [group.id for group in getattr(member, "groups", None) or []]
-    sees = or_(
-        and_(Program.status.in_((PRIVATE, PUBLIC, ARCHIVED)), _accepted(member_id)),
-        _opened(group_ids),
-    )
     return (
         select(GatedCategory.category_id)
         .join(Program, Program.id == GatedCategory.program_id)
-        .where(Program.status != GRADUATED, not_(sees))
+        .where(not_(sees(Program.status, _accepted(member_id), _opened(group_ids))))
     )
 
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.models import Member, group_members
 from community.forum.models import Category, Post, Thread
+from community_beta.gating import sees
 from community_beta.models import (
     ARCHIVED,
     GRADUATED,
-    PRIVATE,
     PUBLIC,
     GatedCategory,
     OpenGroup,
@@ -56,16 +56,11 @@ def _in_groups(group_ids: list[int]) -> ColumnElement[bool]:
     )
 
 
-def _sees(status: str, program: Program, group_ids: list[int]) -> ColumnElement[bool]:
-    """Whether a member (not an admin) sees the program's categories with ``status`` and a
-    public beta opened to ``group_ids`` (every member when empty), as ``gating`` decides."""
-    if status == GRADUATED or (status == PUBLIC and not group_ids):
-        return true()
-    if status == PUBLIC:
-        return or_(_accepted(program), _in_groups(group_ids))
-    if status in (PRIVATE, ARCHIVED):
-        return _accepted(program)
-    return false()  # draft: admins only
+def _sees(status: str, program: Program, group_ids: list[int]) -> Any:
+    """Whether a member (``Member``, not an admin) sees the program's categories at
+    ``status``, opened to ``group_ids`` (every member when empty): ``gating.sees``."""
+    opened = _in_groups(group_ids) if group_ids else true()
+    return sees(literal(status), _accepted(program), opened)
 
 
 async def preview(
