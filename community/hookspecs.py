@@ -10,7 +10,9 @@ Seven kinds, as in ``docs/plugins.md``:
 - **visibility** hooks return SQL conditions that narrow what a member may see;
 - **slot** hooks add HTML to named places of the core's pages;
 - the **live** hook names the plugin's channels a member's live stream listens to;
-- the **demo** hook fills the plugin's tables when ``community demo`` writes demo data.
+- the **demo** hook fills the plugin's tables when ``community demo`` writes demo data;
+- **service** hooks answer other plugins through the core: ``record_audit`` keeps an audit
+  entry, ``member_scores`` rates members' engagement.
 
 Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
 must answer at once (they run inside query building and template rendering).
@@ -66,6 +68,8 @@ CAPABILITIES: dict[str, str] = {
     "render_slot": "slots",
     "live_channels": "live",
     "populate_demo": "migrations",
+    "record_audit": "audit",
+    "member_scores": "scores",
 }
 """The capability each hook needs. Capabilities without hooks (``outbound-network``,
 ``read-private-content``) are declared for admins to see before they enable a plugin."""
@@ -253,3 +257,32 @@ def populate_demo(db: AsyncSession, rng: random.Random, since: datetime, now: da
     write in bulk (``community.demo.write``: COPY on PostgreSQL) and do not commit: the command
     does. May be ``async def``; an exception stops the command.
     """
+
+
+# ---------------------------------------------------------------------------------------------
+# Services: one plugin answers others through the core (``community.plugins.audit`` and
+# ``community.plugins.member_scores``), so no plugin imports another.
+
+
+@hookspec
+def record_audit(
+    db: AsyncSession,
+    actor: Member | None,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    reason: str,
+) -> None:
+    """Keep an audit entry for a change another plugin (or the core) made: add it to ``db``,
+    the caller's transaction, and do not commit (the entry stands or falls with the change).
+    ``actor`` None: a plugin acting on its own rules. ``action`` is ``<plugin>.<verb>``
+    ("beta.flag"). Synchronous."""
+
+
+@hookspec
+def member_scores(db: AsyncSession, member_ids: list[int]) -> dict[int, float] | None:
+    """An engagement score for each of ``member_ids`` (higher: more engaged; members with
+    none may be left out, meaning 0), or None when the plugin does not rate members. Called
+    when a plugin orders members by engagement (a beta program's waitlist)."""

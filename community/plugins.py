@@ -711,6 +711,58 @@ def publish(plugin: str, channel: str, event: str, data: str = "", *, db: Any = 
         live.publish_after_commit(db, current.plugins.channels, name, message)
 
 
+def enabled(name: str) -> bool:
+    """Whether plugin ``name`` is enabled here (in this request or job)."""
+    current = _active.get()
+    return current is not None and name in current.enabled
+
+
+def audit(
+    db: Any,
+    actor: Any,
+    action: str,
+    target_type: str,
+    target_id: int | None = None,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+) -> None:
+    """Hand an audit entry to the enabled plugins that keep an audit log (hook
+    ``record_audit``; the moderation plugin's), in ``db``'s transaction: nothing when none is
+    enabled. A plugin failing to record is logged and counted, never fails the change."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return
+    current.plugins.call(
+        "record_audit",
+        current.enabled,
+        db=db,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=before or {},
+        after=after or {},
+        reason=reason,
+    )
+
+
+async def member_scores(db: Any, member_ids: list[int]) -> dict[int, float] | None:
+    """The engagement scores of ``member_ids`` from the first enabled plugin that rates
+    members (hook ``member_scores``; the analytics plugin's), members it leaves out at 0; or
+    None when no enabled plugin does."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return None
+    for _, answer in await current.plugins.acall(
+        "member_scores", current.enabled, db=db, member_ids=list(member_ids)
+    ):
+        if isinstance(answer, dict):
+            return {member_id: float(answer.get(member_id, 0)) for member_id in member_ids}
+    return None
+
+
 def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     """The enabled plugins' extra conditions on ``thread`` for ``member``. A plugin whose hook
     fails hides everything rather than nothing: visibility fails closed."""

@@ -27,8 +27,7 @@ MODERATION = "moderation"
 
 def moderated() -> bool:
     """Whether the moderation plugin is enabled here, so that flags and warnings are heard."""
-    current = plugins.active()
-    return current is not None and MODERATION in current.enabled
+    return plugins.enabled(MODERATION)
 
 
 async def record(event: Event) -> None:

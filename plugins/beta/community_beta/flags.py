@@ -212,20 +212,11 @@ async def save(db: AsyncSession, admin: Member, key: Any, data: Any) -> Flag:
 
 
 def audit(db: AsyncSession, admin: Member, key: str, before: dict[str, Any], after: Any) -> None:
-    """Record the change in the moderation plugin's audit log, when it is enabled here."""
-    current = plugins.active()
-    if current is None or "moderation" not in current.enabled:
-        return
-    try:
-        from community_moderation import audit as moderation_audit
-    except ImportError:
-        return
+    """Hand the change to the audit log (the moderation plugin's, when it is enabled)."""
     after = {k: v for k, v in after.items() if k != "updated_at"}
     before = {k: v for k, v in before.items() if k != "updated_at"}
     if before != after:
-        moderation_audit.record(
-            db, admin, "beta.flag", "flag", None, before=before, after=after, reason=key
-        )
+        plugins.audit(db, admin, "beta.flag", "flag", None, before=before, after=after, reason=key)
 
 
 async def group_names(db: AsyncSession, group_ids: list[int]) -> list[str]:

@@ -9,7 +9,7 @@ from community import hookimpl
 from community.events import Event
 from community.jobs import Job, Schedule
 from community.plugins import Gate, Manifest, NavItem
-from community_moderation import events, gates, live, models, routes, tasks
+from community_moderation import audit, events, gates, live, models, routes, tasks
 from community_moderation.settings import Settings
 
 HERE = Path(__file__).parent
@@ -34,6 +34,7 @@ MANIFEST = Manifest(
         "gates",
         "slots",
         "live",
+        "audit",
         "read-private-content",
     },
 )
@@ -115,3 +116,19 @@ def render_slot(slot: Any, context: dict[str, Any]) -> str | None:
 @hookimpl
 async def live_channels(member: Any) -> list[str] | None:
     return await live.live_channels(member)
+
+
+@hookimpl
+def record_audit(
+    db: Any,
+    actor: Any,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    reason: str,
+) -> None:
+    audit.record(
+        db, actor, action, target_type, target_id, before=before, after=after, reason=reason
+    )
