@@ -201,11 +201,13 @@ class InviteCreated(Event):
 
 @dataclass(frozen=True)
 class InviteRedeemed(Event):
-    """Someone used an invite; their account may still wait for approval (``MemberJoined``
-    follows when it is usable)."""
+    """Someone used an invite: a new account (``new_member``), which may still wait for
+    approval (``MemberJoined`` follows when it is usable), or a signed-in member accepting it
+    (``new_member`` False: they joined its groups)."""
 
     invite_id: int
     member_id: int
+    new_member: bool = True
 
 
 def emit(db: AsyncSession | Session, event: Event) -> None:

@@ -11,7 +11,16 @@ from community.accounts import services
 from community.accounts.models import Invite, Member
 from community.accounts.security import hash_token
 from community.db import utcnow
-from community.testing import BASE_URL, PASSWORD, api_token, make_invite, make_member, post_form
+from community.testing import (
+    BASE_URL,
+    PASSWORD,
+    api_token,
+    csrf,
+    make_invite,
+    make_member,
+    post_form,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -320,3 +329,109 @@ async def test_huge_ids_are_not_found(client, app, admin):
     headers = await api_token(app, "alice")
     response = await client.delete("/api/v1/invites/99999999999999999999", headers=headers)
     assert response.status_code == 404 and response.json()["error"] == "unknown_invite"
+
+
+# -- a signed-in member accepting an invite ------------------------------------------------------
+
+
+async def _group(app, name):
+    async with app.state.sessionmaker() as db:
+        await services.create_group(db, name)
+
+
+async def test_a_signed_in_member_accepts_an_invite_and_joins_its_groups(client, app, admin):
+    await _group(app, "insiders")
+    await make_member(app, "bob")
+    token = await make_invite(
+        app,
+        admin,
+        groups=["insiders"],
+        max_uses=2,
+        message="You will also join the insiders.",
+        landing="/categories",
+    )
+    await sign_in(client, "bob")
+    page = await client.get(f"/invite/{token}")
+    assert page.status_code == 200
+    assert "Accept this invite" in page.text and "signed in as <strong>bob</strong>" in page.text
+    assert "You will also join the insiders." in page.text and "insiders" in page.text
+    accepted = await post_form(client, f"/invite/{token}/accept", {}, page=f"/invite/{token}")
+    assert accepted.status_code == 200 and accepted.url.path == "/categories"
+    async with app.state.sessionmaker() as db:
+        bob = await services.member_by_username(db, "bob")
+        await db.refresh(bob, ["groups"])
+        invite = await db.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
+        assert [g.name for g in bob.groups] == ["insiders"]
+        assert invite.uses == 1
+    again_page = await client.get(f"/invite/{token}")
+    assert "You have already accepted this invite." in again_page.text
+    assert 'action="/invite/' not in again_page.text
+    again = await client.post(
+        f"/invite/{token}/accept", data={"_csrf_token": await csrf(client, f"/invite/{token}")}
+    )
+    assert again.status_code == 409 and "already accepted" in again.text
+    async with app.state.sessionmaker() as db:
+        invite = await db.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
+        assert invite.uses == 1  # the refused second acceptance took no use
+
+
+async def test_accepting_through_the_api_and_its_bad_cases(client, app, admin):
+    await _group(app, "insiders")
+    bob = await make_member(app, "bob")
+    headers = await api_token(app, "bob")
+    token = await make_invite(app, admin, groups=["insiders"], landing="/c/general")
+
+    async def accept(body):
+        return await client.post("/api/v1/invites/accept", json=body, headers=headers)
+
+    missing = await accept({})
+    assert missing.status_code == 400 and "invite" in missing.json()["detail"]
+    unknown = await accept({"invite": "x" * 32})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "invite_unknown"
+    got = await accept({"invite": token})
+    assert got.status_code == 200
+    assert got.json() == {"accepted": True, "groups": ["insiders"], "landing": "/c/general"}
+    used = await accept({"invite": token})  # one use, taken
+    assert used.status_code == 410 and used.json()["error"] == "invite_used"
+    for_someone = await make_invite(app, admin, email="carol@example.com")
+    mismatch = await accept({"invite": for_someone})
+    assert mismatch.status_code == 422 and mismatch.json()["error"] == "invite_email_mismatch"
+    async with app.state.sessionmaker() as db:
+        site = await services.instance_settings(db, "Testers")
+        setup = (await services.create_invite(db, None, settings=site, role="admin")).token
+    refused = await accept({"invite": setup})
+    assert refused.status_code == 422 and refused.json()["error"] == "invite_not_for_members"
+    assert bob.id  # bob stays a plain member in one group
+    async with app.state.sessionmaker() as db:
+        found = await services.member_by_username(db, "bob")
+        assert found.role == "member"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("landing", "//evil.example", "invalid_landing"),
+        ("landing", "https://evil.example/", "invalid_landing"),
+        ("landing", "/\\evil.example", "invalid_landing"),
+        ("landing", "/a b", "invalid_landing"),
+        ("message", "x" * 501, "invalid_message"),
+        ("message", "nul\x00", "invalid_message"),
+    ],
+)
+async def test_bad_invite_message_or_landing_is_refused(client, app, admin, field, value, code):
+    headers = await api_token(app, "alice")
+    got = await client.post("/api/v1/invites", json={field: value}, headers=headers)
+    assert got.status_code == 422 and got.json()["error"] == code
+
+
+async def test_a_new_member_lands_on_the_invite_landing_page(client, app, admin):
+    token = await make_invite(app, admin, message="Welcome to the lab.", landing="/categories")
+    page = await client.get(f"/invite/{token}")
+    assert "Welcome to the lab." in page.text
+    assert f'href="/signin?next=/invite/{token}"' in page.text
+    response = await post_form(
+        client,
+        f"/invite/{token}",
+        {"username": "Bob", "password": PASSWORD, "password_confirm": PASSWORD, "email": ""},
+    )
+    assert response.status_code == 200 and response.url.path == "/categories"

@@ -4,7 +4,16 @@ import re
 
 from community.app import create_app
 from community.ratelimit import LIMITS
-from community.testing import PASSWORD, browser, csrf, make_invite, make_member, post_form, sign_in
+from community.testing import (
+    BASE_URL,
+    PASSWORD,
+    browser,
+    csrf,
+    make_invite,
+    make_member,
+    post_form,
+    sign_in,
+)
 
 
 async def test_anonymous_visitors_see_only_sign_in(client):
@@ -198,12 +207,14 @@ async def test_admin_invites_page_creates_copies_and_revokes(client, app):
     page = await post_form(
         client,
         "/admin/invites",
-        {"max_uses": "2", "expires_in_days": "7", "note": "friends"},
+        {"max_uses": "2", "expires_in_days": "7", "note": "friends", "message": "Hi there"},
         "/admin/invites",
     )
     assert page.status_code == 200
     url = re.search(r'id="new-invite">([^<]+)<', page.text).group(1)
     assert url.startswith("http://testserver.local/invite/")
+    async with browser(app) as newcomer:
+        assert "Hi there" in (await newcomer.get(url.removeprefix(BASE_URL))).text
     assert "friends" in page.text and "0 / 2" in page.text
     invite_id = re.search(r"/admin/invites/(\d+)/revoke", page.text).group(1)
     revoked = await post_form(client, f"/admin/invites/{invite_id}/revoke", {}, "/admin/invites")

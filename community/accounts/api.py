@@ -27,6 +27,8 @@ def invite_json(invite: Invite, base_url: str, token: str | None = None) -> dict
         "email": invite.email,
         "domain": invite.domain,
         "groups": [group.name for group in invite.groups],
+        "message": invite.message,
+        "landing": invite.landing,
     }
     if token is not None:
         body["token"] = token
@@ -116,8 +118,26 @@ async def create_invite(
         groups=groups,
         email=_str(data, "email"),
         domain=_str(data, "domain"),
+        message=_str(data, "message"),
+        landing=_str(data, "landing"),
     )
     return invite_json(new.invite, request.app.state.settings.base_url, new.token)
+
+
+@post("/invites/accept", status_code=200)
+async def accept_invite(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, data: dict[str, Any]
+) -> Any:
+    """A member accepts an invite link's token: ``{"invite": token}``; they join its groups
+    (and whatever plugins attach to it)."""
+    _required(data, "invite")
+    await request.app.state.limiter.hit("invite_ip", client_ip(request))
+    invite = await services.accept_invite(db, _str(data, "invite"), member)
+    return {
+        "accepted": True,
+        "groups": [group.name for group in invite.groups],
+        "landing": invite.landing or "/",
+    }
 
 
 @get("/invites")
@@ -221,6 +241,7 @@ router = Router(
         create_invite,
         list_invites,
         revoke_invite,
+        accept_invite,
         list_groups,
         create_group,
         add_group_member,

@@ -128,6 +128,10 @@ class Invite(Base):
     domain: Mapped[str | None] = mapped_column(String(253))
     role: Mapped[str] = mapped_column(String(16), default="member")
     """"admin" only for the one-time setup link of the first admin."""
+    message: Mapped[str | None] = mapped_column(Text)
+    """Shown to whoever opens the link ("You will also join the beta program Lab.")."""
+    landing: Mapped[str | None] = mapped_column(String(200))
+    """The local path a member lands on after joining or accepting (default: home)."""
 
     created_by: Mapped[Member | None] = relationship(
         foreign_keys=[created_by_id], lazy="joined", innerjoin=False
@@ -145,6 +149,20 @@ class Invite(Base):
         if self.uses >= self.max_uses:
             return "used"
         return "active"
+
+
+class InviteAcceptance(Base):
+    """An existing member accepted an invite (its groups, and what plugins attach to it)."""
+
+    __tablename__ = "invite_acceptances"
+
+    invite_id: Mapped[int] = mapped_column(
+        ForeignKey("invites.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(Base):

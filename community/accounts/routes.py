@@ -94,7 +94,49 @@ async def invite_page(request: Request[Any, Any, Any], db: AsyncSession, token: 
         invite = await services.find_invite(db, token)
     except ServiceError as error:
         return await _invite_error(request, error)
+    member = request.scope.get("user")
+    if member is not None:
+        return await _accept_page(request, db, member, invite, token)
     return render(request, "accounts/invite.html", invite=invite, token=token, errors={})
+
+
+async def _accept_page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    member: Member,
+    invite: Any,
+    token: str,
+    error: ServiceError | None = None,
+) -> Template:
+    """A signed-in member opening an invite link: what accepting it gives them, and a button."""
+    return render(
+        request,
+        "accounts/invite_accept.html",
+        status_code=error.status if error else 200,
+        invite=invite,
+        token=token,
+        already=await services.accepted(db, invite, member),
+        error=error.detail if error else None,
+    )
+
+
+@post("/invite/{token:str}/accept")
+async def accept_invite(
+    request: Request[Any, Any, Any], db: AsyncSession, member: Member, token: str
+) -> Template | Redirect:
+    """A signed-in member accepts the invite: its groups and whatever plugins attach to it."""
+    try:
+        await request.app.state.limiter.hit("invite_ip", client_ip(request))
+        invite = await services.accept_invite(db, token, member)
+    except ServiceError as error:
+        if error.status in (404, 410, 429):
+            return await _invite_error(request, error)
+        await db.rollback()
+        await db.refresh(member)
+        return await _accept_page(
+            request, db, member, await services.find_invite(db, token), token, error
+        )
+    return Redirect(invite.landing or "/")
 
 
 @post("/invite/{token:str}", opt=PUBLIC)
@@ -134,7 +176,7 @@ async def register(
         # A gate held the account: it exists, but nobody signs in to it until an admin agrees.
         return render(request, "accounts/pending.html", pending=member)
     sign_in(request, member)
-    return Redirect("/")
+    return Redirect(invite.landing or "/")
 
 
 async def _invite_error(request: Request[Any, Any, Any], error: ServiceError) -> Template:
@@ -278,6 +320,7 @@ async def create_invite_from_form(
         max_uses=text(data, "max_uses") or 1,
         expires_in=services.parse_expiry(days),
         note=text(data, "note") or None,
+        message=text(data, "message") or None,
         groups=[name for name in groups if isinstance(name, str) and name],
         email=text(data, "email") or None,
         domain=text(data, "domain") or None,
@@ -310,6 +353,7 @@ routes = [
     signin,
     signout,
     invite_page,
+    accept_invite,
     register,
     settings_page,
     update_profile,

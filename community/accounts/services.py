@@ -19,6 +19,7 @@ from community.accounts.models import (
     Group,
     InstanceSetting,
     Invite,
+    InviteAcceptance,
     Member,
     group_members,
 )
@@ -538,8 +539,12 @@ async def create_invite(
     email: Any = None,
     domain: Any = None,
     role: str = "member",
+    message: Any = None,
+    landing: Any = None,
 ) -> NewInvite:
-    """A new invite; ``creator`` None means the command line (the operator)."""
+    """A new invite; ``creator`` None means the command line (the operator). ``message`` is
+    shown to whoever opens the link; ``landing`` is the local path they land on after joining
+    or accepting."""
     if creator is not None:
         # Lock the creator's row so that parallel requests cannot overrun the monthly quota.
         await db.execute(update(Member).where(Member.id == creator.id).values(id=Member.id))
@@ -563,6 +568,8 @@ async def create_invite(
     group_rows = [await group_by_name(db, name) for name in groups or []]
     if note is not None and len(note) > 500:
         raise ServiceError("invalid_note", "Notes are at most 500 characters.", 422)
+    message = _invite_message(message)
+    landing = _landing(landing)
     token, token_hash = new_token()
     invite = Invite(
         token_hash=token_hash,
@@ -574,6 +581,8 @@ async def create_invite(
         email=email,
         domain=domain or None,
         role=role,
+        message=message,
+        landing=landing,
     )
     invite.groups = group_rows
     db.add(invite)
@@ -581,6 +590,32 @@ async def create_invite(
     emit(db, InviteCreated(invite_id=invite.id, creator_id=invite.created_by_id))
     await db.commit()
     return NewInvite(invite, token)
+
+
+LANDING_RE = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]{0,199}")
+"""A local path: one leading slash (not two, not a backslash), no spaces or control bytes."""
+
+
+def _invite_message(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 500 or "\x00" in value:
+        raise ServiceError(
+            "invalid_message", "An invite's message is text of at most 500 characters.", 422
+        )
+    return value.strip() or None
+
+
+def _landing(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not LANDING_RE.fullmatch(value):
+        raise ServiceError(
+            "invalid_landing",
+            "An invite's landing page is a path on this site, such as /c/general.",
+            422,
+        )
+    return value
 
 
 INVITE_GONE = {
@@ -617,20 +652,7 @@ async def redeem_invite(
     check_username(username)
     check_password(password)
     email = check_email(email)
-    if invite.email and (email or "").lower() != invite.email.lower():
-        raise ServiceError(
-            "invite_email_mismatch",
-            "This invite is for another email address.",
-            422,
-            field="email",
-        )
-    if invite.domain and not (email or "").lower().endswith("@" + invite.domain):
-        raise ServiceError(
-            "invite_email_mismatch",
-            f"This invite is for email addresses at {invite.domain}.",
-            422,
-            field="email",
-        )
+    check_invitee(invite, email)
     await _check_username_free(db, username)
     verdict = Gate.allow()
     if invite.role != "admin" or await first_admin(db) is not None:
@@ -638,6 +660,25 @@ async def redeem_invite(
     if verdict.verdict == "reject":
         raise ServiceError("rejected", verdict.reason or "This account was not accepted.", 422)
     password_hash = await hash_password(password)
+    await _claim(db, invite)
+    member = await _insert_member(
+        db,
+        username=username,
+        password_hash=password_hash,
+        email=email,
+        role=invite.role,
+        invite=invite,
+        held=verdict if verdict.verdict == "hold" else None,
+    )
+    emit(db, InviteRedeemed(invite_id=invite.id, member_id=member.id))
+    if not member.is_pending:
+        emit(db, _joined(member))
+    await db.commit()
+    return member
+
+
+async def _claim(db: AsyncSession, invite: Invite) -> None:
+    """Take one use of ``invite``; exactly one caller wins its last use (410 for the others)."""
     now = utcnow()
     claimed = await db.execute(
         update(Invite)
@@ -655,20 +696,59 @@ async def redeem_invite(
         await db.refresh(invite)
         code, detail = INVITE_GONE.get(invite.state(), INVITE_GONE["used"])
         raise ServiceError(code, detail, 410)
-    member = await _insert_member(
-        db,
-        username=username,
-        password_hash=password_hash,
-        email=email,
-        role=invite.role,
-        invite=invite,
-        held=verdict if verdict.verdict == "hold" else None,
-    )
-    emit(db, InviteRedeemed(invite_id=invite.id, member_id=member.id))
-    if not member.is_pending:
-        emit(db, _joined(member))
-    await db.commit()
-    return member
+
+
+def check_invitee(invite: Invite, email: str | None) -> None:
+    """An invite restricted to one address or one domain is for that address or domain only."""
+    if invite.email and (email or "").lower() != invite.email.lower():
+        raise ServiceError(
+            "invite_email_mismatch",
+            "This invite is for another email address.",
+            422,
+            field="email",
+        )
+    if invite.domain and not (email or "").lower().endswith("@" + invite.domain):
+        raise ServiceError(
+            "invite_email_mismatch",
+            f"This invite is for email addresses at {invite.domain}.",
+            422,
+            field="email",
+        )
+
+
+async def accepted(db: AsyncSession, invite: Invite, member: Member) -> bool:
+    """Whether ``member`` already accepted ``invite``."""
+    found = await db.get(InviteAcceptance, (invite.id, member.id))
+    return found is not None
+
+
+async def accept_invite(db: AsyncSession, token: str, member: Member) -> Invite:
+    """A signed-in member accepts an invite: joins its groups, and plugins hear
+    ``InviteRedeemed`` (``new_member`` False) to add what they attach to it (a beta program).
+    Takes one use; accepting the same invite again is a 409. The first admin's setup link
+    is not for members. Commits."""
+    invite = await find_invite(db, token)
+    if invite.role == "admin":
+        raise ServiceError(
+            "invite_not_for_members", "This link sets up the first admin account.", 422
+        )
+    check_invitee(invite, member.email)
+    if await accepted(db, invite, member):
+        raise ServiceError("invite_accepted", "You have already accepted this invite.", 409)
+    await _claim(db, invite)
+    db.add(InviteAcceptance(invite_id=invite.id, member_id=member.id, accepted_at=utcnow()))
+    await db.refresh(member, ["groups"])
+    member.groups = member.groups + [g for g in invite.groups if g not in member.groups]
+    emit(db, InviteRedeemed(invite_id=invite.id, member_id=member.id, new_member=False))
+    try:
+        await db.commit()
+    except IntegrityError:
+        # The same member accepting twice at once: the second loses, and its use comes back.
+        await db.rollback()
+        raise ServiceError(
+            "invite_accepted", "You have already accepted this invite.", 409
+        ) from None
+    return invite
 
 
 def _joined(member: Member) -> MemberJoined:
