@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get, patch, post, put
+from litestar import Request, get, patch, post, put
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community.accounts.auth import require_admin
 from community.accounts.models import Member
-from community_beta import feedback, flags, graduation, participants, programs, stats
+from community_beta import feedback, flags, graduation, invites, participants, programs, stats
 from community_beta.models import Flag
 
 
@@ -213,6 +213,50 @@ async def save_flag(
     }
 
 
+@post("/programs/{program_id:int}/invites", guards=[require_admin], status_code=201)
+async def create_invite(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    member: Member,
+    program_id: int,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """{"max_uses"?, "expires_in_days"?, "email"?, "note"?}: a link that enrols whoever uses
+    it; its ``url`` is shown this once."""
+    program = await programs.program_by_id(db, program_id)
+    invite, token = await invites.create(
+        db, member, program, data if data is not None else {}, request.state.site
+    )
+    return invites.link_json(invite, {}, request.app.state.settings.base_url, token)
+
+
+@get("/programs/{program_id:int}/invites", guards=[require_admin])
+async def list_invites(
+    request: Request[Any, Any, Any], db: AsyncSession, program_id: int
+) -> dict[str, Any]:
+    program = await programs.program_by_id(db, program_id)
+    base_url = request.app.state.settings.base_url
+    return {
+        "invites": [
+            invites.link_json(invite, outcomes, base_url)
+            for invite, outcomes in await invites.links(db, program)
+        ]
+    }
+
+
+@post(
+    "/programs/{program_id:int}/invites/{invite_id:int}/revoke",
+    guards=[require_admin],
+    status_code=200,
+)
+async def revoke_invite(
+    request: Request[Any, Any, Any], db: AsyncSession, program_id: int, invite_id: int
+) -> dict[str, Any]:
+    program = await programs.program_by_id(db, program_id)
+    invite = await invites.revoke(db, program, invite_id)
+    return invites.link_json(invite, {}, request.app.state.settings.base_url)
+
+
 @get("/me/flags")
 async def my_flags(db: AsyncSession, member: Member) -> dict[str, Any]:
     """The flag keys on for the member asking."""
@@ -242,4 +286,7 @@ routes: list[Any] = [
     show_flag,
     save_flag,
     my_flags,
+    create_invite,
+    list_invites,
+    revoke_invite,
 ]

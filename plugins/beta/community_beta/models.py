@@ -87,7 +87,7 @@ class Participant(Base):
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     via: Mapped[str] = mapped_column(String(16))
-    """admin, group or waitlist."""
+    """admin, group, waitlist or invite."""
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     accepted_version: Mapped[int] = mapped_column(Integer, default=0)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -178,3 +178,36 @@ class Feedback(Base):
     status: Mapped[str] = mapped_column(String(16), default=NEW)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProgramInvite(Base):
+    """One of the core's invite links that enrols into a program whoever uses it (a new
+    member registering, or a member accepting it)."""
+
+    __tablename__ = "beta_invites"
+    __table_args__ = (Index("ix_beta_invites_program_id", "program_id"),)
+
+    invite_id: Mapped[int] = mapped_column(
+        ForeignKey("invites.id", ondelete="CASCADE"), primary_key=True
+    )
+    program_id: Mapped[int] = mapped_column(ForeignKey("beta_programs.id", ondelete="CASCADE"))
+
+
+JOINED, WAITING, CLOSED = "joined", "waiting", "closed"
+INVITE_OUTCOMES = (JOINED, WAITING, CLOSED)
+
+
+class InviteUse(Base):
+    """A member used a program's invite link and what came of it: joined, put on the
+    waitlist (the program was full) or nothing (it had closed). Once per member and link."""
+
+    __tablename__ = "beta_invite_uses"
+
+    invite_id: Mapped[int] = mapped_column(
+        ForeignKey("beta_invites.invite_id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

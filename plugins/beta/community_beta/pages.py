@@ -19,7 +19,7 @@ from community.accounts.routes import Form, text
 from community.errors import ServiceError
 from community.forum.models import Category
 from community.web import render
-from community_beta import feedback, flags, graduation, participants, programs, stats
+from community_beta import feedback, flags, graduation, invites, participants, programs, stats
 from community_beta.models import (
     FEEDBACK_STATUSES,
     KINDS,
@@ -121,6 +121,10 @@ async def _program_page(
         participants=[participants.participant_json(m, p, program) for m, p in rows],
         waiting=[w.to_json() for w in await participants.waitlist(db, program)],
         stats=await stats.program_stats(db, program),
+        links=[
+            invites.link_json(invite, outcomes, request.app.state.settings.base_url)
+            for invite, outcomes in await invites.links(db, program)
+        ],
         groups=list(await db.scalars(select(Group).order_by(Group.name_key))),
         **await _choices(db),
         **context,
@@ -232,6 +236,40 @@ async def admit(
     return await _act(request, db, member, program_id, work)
 
 
+@post("/admin/programs/{program_id:int}/invites", guards=[require_admin])
+async def create_invite(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
+) -> Any:
+    """A new link into the program; its address is shown on the page this once."""
+    program = await programs.program_by_id(db, program_id)
+    fields = {
+        "max_uses": text(data, "max_uses").strip() or "1",
+        "expires_in_days": text(data, "expires_in_days").strip() or invites.DEFAULT_DAYS,
+        "email": text(data, "email").strip(),
+        "note": text(data, "note").strip(),
+    }
+    try:
+        _, token = await invites.create(db, member, program, fields, request.state.site)
+    except ServiceError as error:
+        await undo(db, member)
+        return await _program_page(
+            request, db, member, program_id, error.status, error=error.detail
+        )
+    url = f"{request.app.state.settings.base_url}/invite/{token}"
+    return await _program_page(request, db, member, program_id, new_link=url)
+
+
+@post("/admin/programs/{program_id:int}/invites/{invite_id:int}/revoke", guards=[require_admin])
+async def revoke_invite(
+    request: Request_, db: AsyncSession, member: Member, program_id: int, invite_id: int
+) -> Any:
+    async def work(program: Program) -> str:
+        await invites.revoke(db, program, invite_id)
+        return "The invite link is revoked."
+
+    return await _act(request, db, member, program_id, work)
+
+
 # ---------------------------------------------------------------------------------------------
 # Admin: feature flags
 
@@ -294,6 +332,7 @@ async def _member_page(
     status_code: int = 200,
     **context: Any,
 ) -> Template:
+    await invites.catch_up(db, member)  # landing from an invite link before it was acted on
     program = await programs.visible(db, member, program_id)
     body = await programs.as_json(db, program, member)
     waiting = await participants.is_waiting(db, program, member)
@@ -365,7 +404,14 @@ async def leave(request: Request_, db: AsyncSession, member: Member, program_id:
         await participants.leave(db, member, program)
         return f"You left {program.name}."
 
-    return await _member_act(request, db, member, program_id, work)
+    done = await _member_act(request, db, member, program_id, work)
+    if isinstance(done, Redirect):
+        try:
+            await programs.visible(db, member, program_id)
+        except ServiceError:  # a private program is gone from their sight: home, not a 404
+            request.session.pop("beta_notice", None)
+            return Redirect("/", status_code=303)
+    return done
 
 
 @post("/programs/{program_id:int}/waitlist")
@@ -456,6 +502,8 @@ routes: list[Any] = [
     add_members,
     remove_member,
     admit,
+    create_invite,
+    revoke_invite,
     admin_flags,
     save_flag,
     program_page,

@@ -98,13 +98,14 @@ async def _current(db: AsyncSession, program: Program, ids: Sequence[int]) -> se
     )
 
 
-def _open(program: Program) -> None:
+def check_open(program: Program) -> None:
+    """Refuse joining a graduated or archived program."""
     if program.status in (GRADUATED, ARCHIVED):
         state = "graduated" if program.status == GRADUATED else "archived"
         raise bad("program_closed", f"{program.name} is {state}: nobody joins it any more.")
 
 
-async def _enrol(
+async def enrol(
     db: AsyncSession, program: Program, newcomers: list[tuple[Member, str]], actor: Member
 ) -> None:
     """Make ``newcomers`` participants when the program has room for them all, close their
@@ -142,7 +143,7 @@ async def add(db: AsyncSession, admin: Member, program: Program, data: Any) -> l
     group_names = _names(data.get("groups"), "groups")
     if not usernames and not group_names:
         raise bad("invalid_body", "Name at least one member or group.", "usernames")
-    _open(program)
+    check_open(program)
     named = await members_named(db, usernames) if usernames else []
     groups = await programs.groups_named(db, group_names, "groups") if group_names else []
     in_groups: list[Member] = []
@@ -164,7 +165,7 @@ async def add(db: AsyncSession, admin: Member, program: Program, data: Any) -> l
         wanted.setdefault(person.id, (person, "group"))
     already = await _current(db, program, list(wanted))
     newcomers = [(m, via) for i, (m, via) in wanted.items() if i not in already]
-    await _enrol(db, program, newcomers, admin)
+    await enrol(db, program, newcomers, admin)
     return [m for m, _ in newcomers]
 
 
@@ -199,7 +200,7 @@ async def ask(db: AsyncSession, member: Member, program: Program, data: Any) -> 
         raise bad("invalid_body", 'Send {"answers": ["...", ...]}, one per question.')
     if program.status == DRAFT or not program.waitlist_open:
         raise bad("waitlist_closed", f"{program.name} is not taking requests to join.")
-    _open(program)
+    check_open(program)
     answers = data.get("answers", [])
     if isinstance(answers, str):
         answers = [answers]
@@ -291,7 +292,7 @@ async def admit(db: AsyncSession, admin: Member, program: Program, data: Any) ->
         raise bad("invalid_body", 'Send {"count": N} or {"usernames": [...]}.')
     if ("count" in data) == ("usernames" in data):
         raise bad("invalid_body", 'Send either {"count": N} or {"usernames": [...]}.')
-    _open(program)
+    check_open(program)
     waiting = await waitlist(db, program)
     if "usernames" in data:
         names = _names(data["usernames"], "usernames")
@@ -315,7 +316,7 @@ async def admit(db: AsyncSession, admin: Member, program: Program, data: Any) ->
         if not waiting:
             raise bad("nobody_waiting", f"Nobody is on the waitlist of {program.name}.", "count")
         chosen = [w.member for w in waiting[:count]]
-    await _enrol(db, program, [(m, "waitlist") for m in chosen], admin)
+    await enrol(db, program, [(m, "waitlist") for m in chosen], admin)
     return chosen
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from community import hookimpl
+from community.events import Event
 from community.jobs import Job
 from community.plugins import Gate, Manifest, NavItem
-from community_beta import api, feedback, gates, gating, models, pages, participants
+from community_beta import api, feedback, gates, gating, invites, models, pages, participants
 
 HERE = Path(__file__).parent
 TABLES = models.Base.metadata  # the tables are known wherever the plugin is loaded
@@ -21,7 +22,16 @@ MANIFEST = Manifest(
         "waitlists, and feature flags by program, group or sticky percentage."
     ),
     api=">=1.0,<2",
-    capabilities={"routes", "templates", "migrations", "jobs", "admin", "visibility", "gates"},
+    capabilities={
+        "routes",
+        "templates",
+        "migrations",
+        "jobs",
+        "admin",
+        "events",
+        "visibility",
+        "gates",
+    },
 )
 
 
@@ -79,3 +89,8 @@ async def check_thread(member: Any, category: Any) -> Gate | None:
 @hookimpl
 async def check_post(member: Any, thread: Any) -> Gate | None:
     return await gates.check_post(member, thread)
+
+
+@hookimpl
+async def track_event(event: Event) -> None:
+    await invites.track(event)
