@@ -25,7 +25,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
-from community import __version__
+from community import __version__, live
 from community.accounts import api as accounts_api
 from community.accounts import routes as accounts_routes
 from community.accounts.auth import AuthMiddleware, provide_db, provide_member, require_member
@@ -260,6 +260,16 @@ def create_app(
             keep_health(sessionmaker, plugins, app.state.health_stop)
         )
 
+    async def start_listeners(app: Litestar) -> None:
+        """The plugins' listeners (hook ``register_listeners``), in one task."""
+        found = plugins.listeners()
+        app.state.listeners = [asyncio.create_task(live.listen(channels, found))] if found else []
+
+    async def stop_listeners(app: Litestar) -> None:
+        for task in app.state.listeners:
+            task.cancel()
+        await asyncio.gather(*app.state.listeners, return_exceptions=True)
+
     async def stop_jobs(app: Litestar) -> None:
         runner = getattr(app.state, "job_runner", None)
         if runner is not None:
@@ -336,8 +346,8 @@ def create_app(
             Exception: handle_internal_error,
         },
         before_send=[add_security_headers],
-        on_startup=[clean_sessions, start_jobs],
-        on_shutdown=[stop_jobs, close],
+        on_startup=[clean_sessions, start_jobs, start_listeners],
+        on_shutdown=[stop_listeners, stop_jobs, close],
         openapi_config=OpenAPIConfig(title="community", version=__version__, path="/schema"),
         debug=False,
     )

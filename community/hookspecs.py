@@ -67,6 +67,7 @@ CAPABILITIES: dict[str, str] = {
     "visible_categories": "visibility",
     "render_slot": "slots",
     "live_channels": "live",
+    "register_listeners": "live",
     "populate_demo": "migrations",
     "record_audit": "audit",
     "member_scores": "scores",
@@ -242,6 +243,15 @@ def live_channels(member: Member) -> list[str] | None:
     again every minute (the stream restarts when the answer changes). Names are letters,
     digits, ``_ . : -``, at most 100 characters.
     """
+
+
+@hookspec
+def register_listeners() -> dict[str, Any]:
+    """The plugin's channels its own processes listen to, each with a handler: ``{"flags":
+    handler}``. Every server process calls ``handler(data)`` (plain or ``async def``) for each
+    ``community.plugins.publish(<plugin>, "flags", event, data)``, made by any process (through
+    Redis when configured): for dropping a cache everywhere at once. Asked once at startup.
+    Messages may be lost while Redis reconnects: keep a slower check of your own for that."""
 
 
 # ---------------------------------------------------------------------------------------------

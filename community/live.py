@@ -9,6 +9,8 @@ reaches pages served by every other; in-process otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import json
 import logging
 import time
@@ -175,3 +177,27 @@ async def stream(
         finally:
             if pending is not None:
                 pending.cancel()
+
+
+async def listen(
+    channels: ChannelsPlugin, handlers: list[tuple[str, Callable[[str], Any]]]
+) -> None:
+    """Call ``handler(data)`` for every message published to its channel, for each (channel,
+    handler), until cancelled. The subscriptions are made one after the other, then heard
+    together. A handler that fails is logged and hears the next message."""
+    async with contextlib.AsyncExitStack() as stack:
+        heard = []
+        for channel, handler in handlers:
+            subscriber = await stack.enter_async_context(channels.start_subscription([channel]))
+            heard.append(_hear(subscriber, channel, handler))
+        await asyncio.gather(*heard)
+
+
+async def _hear(subscriber: Any, channel: str, handler: Callable[[str], Any]) -> None:
+    async for raw in subscriber.iter_events():
+        try:
+            result = handler(json.loads(raw)["data"])
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("live: the listener of %s failed", channel)

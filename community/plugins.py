@@ -570,6 +570,28 @@ class Plugins:
             names.extend(live.plugin_channel(self.namespace, name, channel) for channel in answer)
         return names
 
+    def listeners(self) -> list[tuple[str, Any]]:
+        """(full channel name, handler) of every loaded plugin's ``register_listeners``; a
+        malformed answer counts as the plugin's error."""
+        found = []
+        for plugin in self.loaded:
+            answer = self.first(plugin.name, "register_listeners")
+            if answer is None:
+                continue
+            if not isinstance(answer, dict) or not all(
+                isinstance(channel, str) and CHANNEL_RE.fullmatch(channel) and callable(handler)
+                for channel, handler in answer.items()
+            ):
+                self._failed(
+                    plugin.name, "register_listeners", ValueError(f"bad listeners: {answer!r}")
+                )
+                continue
+            found.extend(
+                (live.plugin_channel(self.namespace, plugin.name, channel), handler)
+                for channel, handler in answer.items()
+            )
+        return found
+
     def settings(self, name: str, site: dict[str, Any]) -> Any:
         """The plugin's settings (its dataclass) from the instance settings in ``site``."""
         plugin = self.installed.get(name)

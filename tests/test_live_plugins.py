@@ -171,6 +171,33 @@ async def test_publish_with_a_session_waits_for_the_commit(app):
         assert await nothing_arrives(received)
 
 
+@pytest.mark.hook("register_listeners")
+async def test_every_process_listens_to_the_channels_plugins_register(app):
+    """A plugin's listener hears what any process publishes to its channel (here: this one,
+    through Redis when configured); one that fails hears the next message."""
+    hello.shouts.clear()
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, SITE_NAME)
+    with plugin_api.activated(app.state.plugins, site):
+        for _ in range(100):  # until the listeners subscribed (through Redis: a moment)
+            plugin_api.publish("hello", "shouts", "shouted", "ready?")
+            await asyncio.sleep(0.05)
+            if hello.shouts:
+                break
+        await asyncio.sleep(0.1)
+        hello.shouts.clear()
+        plugin_api.publish("hello", "broken", "x", "lost")
+        plugin_api.publish("hello", "shouts", "shouted", "one")
+        plugin_api.publish("hello", "greetings", "greeted", "not a shout")
+        plugin_api.publish("hello", "shouts", "shouted", "two")
+    for _ in range(100):
+        if len(hello.shouts) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert hello.shouts == ["one", "two"]
+    assert len(app.state.listeners) == 1
+
+
 def test_publish_checks_names_and_needs_a_running_app():
     with pytest.raises(ValueError, match="channel"):
         plugin_api.publish("hello", "no spaces", "greeted")

@@ -473,3 +473,41 @@ async def test_health_is_shared_by_every_process(app):
     async with admin_client(app) as admin:
         page = await admin.get("/admin/plugins")
         assert "1 errors, 0 slow calls in the last 24 hours" in page.text
+
+
+@pytest.mark.hook("record_audit")
+async def test_audit_entries_go_to_the_plugins_that_keep_them(app):
+    """``plugins.audit`` hands an entry to the enabled plugins keeping an audit log; with
+    none enabled it is nothing, and the change goes on."""
+    alice = await make_member(app, "alice", role="admin")
+    hello.audited.clear()
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            plugin_api.audit(db, alice, "beta.flag", "flag", None, after={"rollout": 5})
+        await enable(app, "hello")
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            plugin_api.audit(
+                db, alice, "beta.flag", "flag", 3, before={"rollout": 5}, after={"rollout": 9}
+            )
+            plugin_api.audit(db, None, "beta.tidy", "program", 4)
+    assert hello.audited == [
+        ("alice", "beta.flag", "flag", 3, {"rollout": 5}, {"rollout": 9}),
+        (None, "beta.tidy", "program", 4, {}, {}),
+    ]
+
+
+@pytest.mark.hook("member_scores")
+async def test_member_scores_come_from_the_plugin_that_rates_members(app):
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            assert await plugin_api.member_scores(db, [1, 2]) is None  # nobody rates
+            assert not plugin_api.enabled("hello")
+        await enable(app, "hello")
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            assert plugin_api.enabled("hello") and not plugin_api.enabled("nobody")
+            assert await plugin_api.member_scores(db, [4, 3, 2]) == {4: 40.0, 3: 0.0, 2: 20.0}
+            assert await plugin_api.member_scores(db, []) == {}

@@ -42,6 +42,8 @@ MANIFEST = Manifest(
         "permissions",
         "commands",
         "live",
+        "audit",
+        "scores",
     },
 )
 
@@ -50,6 +52,10 @@ seen: list[str] = []
 """Names of the events track_event received, for the tests."""
 greeted: list[str] = []
 """Greetings the scheduled job made, for the tests."""
+audited: list[tuple[Any, ...]] = []
+"""The audit entries record_audit was handed, for the tests."""
+shouts: list[str] = []
+"""What the listener of the "shouts" channel heard, for the tests."""
 
 
 async def greet(ctx: JobContext, who: str = "everyone") -> None:
@@ -198,3 +204,34 @@ def live_channels(member: Any) -> list[str] | None:
     if plugins.allowed(member, "hello.review"):
         return ["greetings", "reviews"]
     return ["greetings"]
+
+
+@hookimpl
+def register_listeners() -> dict[str, Any]:
+    """Every process hears what any publishes to "shouts"; "broken" fails each time."""
+
+    def broken(data: str) -> None:
+        raise RuntimeError("deaf")
+
+    return {"shouts": shouts.append, "broken": broken}
+
+
+@hookimpl
+def record_audit(
+    db: Any,
+    actor: Any,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    before: Any,
+    after: Any,
+) -> None:
+    audited.append(
+        (actor.username if actor else None, action, target_type, target_id, before, after)
+    )
+
+
+@hookimpl
+async def member_scores(member_ids: list[int]) -> dict[int, float]:
+    """Ten points per id, odd ids left out (they count 0)."""
+    return {member_id: 10.0 * member_id for member_id in member_ids if member_id % 2 == 0}

@@ -1,7 +1,8 @@
 """The plugin's revision counter: every write that can change a feature flag's answer (a
 flag, a program's flags or status, who takes part, who accepted the terms) moves it on in
 the same transaction, so each process's flag cache knows, by reading one row, whether what
-it holds is still true."""
+it holds is still true. The commit is also told on the plugin's ``clock`` channel (Redis
+pub/sub when configured), so every process's cache looks again at once."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from community import plugins
 from community_beta.models import Clock
 
 ROW = 1
+CHANNEL = "clock"
+"""The plugin's channel every process listens to (``register_listeners``): a change was
+committed somewhere, look again now."""
 TICKED = "beta_ticked"
 commits = 0
 """Changes committed in this process so far."""
@@ -28,6 +33,7 @@ async def tick(db: AsyncSession) -> None:
         )
     )
     db.sync_session.info[TICKED] = True
+    plugins.publish("beta", CHANNEL, "ticked", db=db)  # every process's caches look again
 
 
 async def revision(db: AsyncSession) -> int:

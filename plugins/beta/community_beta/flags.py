@@ -8,10 +8,12 @@ member a bucket from 0 to 99, and the flag is on for buckets below the percentag
 same member stays in or out and raising the percentage only adds members. The kill switch
 turns it off for everyone at once, whatever else says.
 
-Answers come from a snapshot of every flag held in each process. A process compares the
-plugin's revision (``clock``) at most once a second and reloads when it moved, and at once
-after its own changes: a change reaches every process within a second, on SQLite or
-PostgreSQL, with or without Redis.
+Answers come from a snapshot of every flag held in each process. A change anywhere is
+published on the plugin's ``clock`` channel (Redis pub/sub when configured): every process
+hears it and compares the plugin's revision (``clock``) on its next answer, reloading when it
+moved. As a safety net for a message lost while Redis reconnects (or a deployment without
+Redis), a process also compares the revision at least once a second: a change reaches every
+process within a second, usually within milliseconds.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class Cache:
     checked: float = float("-inf")
     commits: int = -1
     """``clock.commits`` when last loaded: a change this process made reloads at once."""
+
+    def forget(self, data: str = "") -> None:
+        """A change was committed somewhere: compare the revision on the next answer."""
+        self.checked = float("-inf")
 
     def stale(self, now: float) -> bool:
         return self.commits != clock.commits or now - self.checked >= RECHECK_SECONDS

@@ -9,7 +9,18 @@ from community import hookimpl
 from community.events import Event
 from community.jobs import Job
 from community.plugins import Gate, Manifest, NavItem
-from community_beta import api, feedback, gates, gating, invites, models, pages, participants
+from community_beta import (
+    api,
+    clock,
+    feedback,
+    flags,
+    gates,
+    gating,
+    invites,
+    models,
+    pages,
+    participants,
+)
 
 HERE = Path(__file__).parent
 TABLES = models.Base.metadata  # the tables are known wherever the plugin is loaded
@@ -31,6 +42,7 @@ MANIFEST = Manifest(
         "events",
         "visibility",
         "gates",
+        "live",
     },
 )
 
@@ -94,3 +106,8 @@ async def check_post(member: Any, thread: Any) -> Gate | None:
 @hookimpl
 async def track_event(event: Event) -> None:
     await invites.track(event)
+
+
+@hookimpl
+def register_listeners() -> dict[str, Any]:
+    return {clock.CHANNEL: lambda data: flags.cache.forget()}

@@ -4,13 +4,15 @@ API, and a change reaching another process's cache within a second."""
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from community_beta import clock, flags
 
-from community.accounts.services import member_by_username
+from community import plugins
+from community.accounts.services import instance_settings, member_by_username
 
 
 def someone(member_id: int, *group_ids: int) -> Any:
@@ -90,6 +92,24 @@ async def test_a_change_reaches_another_process_within_a_second(beta: Any, app: 
         await asyncio.sleep(flags.RECHECK_SECONDS)
         await other.refresh(db)
         assert other.enabled(someone(7), "dark-mode")
+
+
+async def test_every_process_hears_a_change_at_once(beta: Any, app: Any) -> None:
+    """A change is published on the plugin's channel: each process's listener has its
+    snapshot compare the revision on the next answer, without waiting out its second."""
+    await beta.call("PUT", "/flags/dark-mode", json={"rollout": 0})
+    async with app.state.sessionmaker() as db:
+        site = await instance_settings(db, app.state.settings.name)
+        await flags.feature_enabled(someone(7), "dark-mode", db)
+    flags.cache.checked, flags.cache.commits = time.monotonic(), clock.commits
+    assert not flags.cache.stale(time.monotonic())
+    with plugins.activated(app.state.plugins, site):
+        plugins.publish("beta", clock.CHANNEL, "ticked")  # as another process's commit does
+    for _ in range(50):  # half a second: less than the once-a-second check
+        await asyncio.sleep(0.01)
+        if flags.cache.stale(time.monotonic()):
+            break
+    assert flags.cache.checked == float("-inf"), "the change was not heard"
 
 
 @pytest.mark.parametrize(
