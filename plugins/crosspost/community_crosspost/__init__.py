@@ -1,0 +1,1 @@
+"""Cross-posting: share threads to Mastodon, Bluesky, Discord, Slack and signed webhooks."""
