@@ -188,6 +188,11 @@ class Job:
     """Seconds before the first retry; each further retry waits about twice as long."""
     timeout: float = 300.0
     """Seconds an attempt may run; a timed-out attempt is a failure."""
+    atomic: bool = True
+    """True: the work and the done mark commit together (the usual). False: ``ctx.db`` is an
+    ordinary session the job commits as it goes, for work that waits on the network (no
+    transaction, and on SQLite no write lock, is held meanwhile); the done mark follows in
+    a transaction of its own, so after a crash the job may run again: make it idempotent."""
 
 
 @dataclass(frozen=True)
@@ -489,6 +494,9 @@ class JobRunner:
 
     async def _run_and_mark_done(self, row: OutboxJob, job: Job) -> None:
         """The job's work and the done mark, in one transaction; events are told after it."""
+        if not job.atomic:
+            await self._run_then_mark_done(row, job)
+            return
         heard: list[Event] = []
         async with self.engine.connect() as connection:
             await connection.begin()
@@ -539,6 +547,37 @@ class JobRunner:
         dispatch = self.sessionmaker.kw.get("info", {}).get(DISPATCH)
         if heard and dispatch is not None:
             dispatch(heard)
+
+    async def _run_then_mark_done(self, row: OutboxJob, job: Job) -> None:
+        """A job that is not atomic: its work commits as it goes (events told as any
+        session's), then the done mark in a short transaction of its own."""
+        async with self.sessionmaker() as db:
+            ctx = JobContext(
+                db=db,
+                job_id=row.id,
+                name=row.name,
+                attempt=row.attempts,
+                settings=self.settings,
+                redis=self.redis,
+            )
+            try:
+                async with asyncio.timeout(job.timeout) as limit:
+                    await job.func(ctx, **row.payload)
+            except TimeoutError:
+                if limit.expired():
+                    raise TimeoutError(f"the job ran longer than {job.timeout:g} s") from None
+                raise
+            await db.commit()
+        now = utcnow()
+        async with self.sessionmaker() as db:
+            marked = await db.execute(
+                self._own(row).values(
+                    state=DONE, finished_at=now, updated_at=now, locked_by=None, locked_until=None
+                )
+            )
+            await db.commit()
+        if marked.rowcount != 1:
+            log.warning("job %s (%s): lease lost after its work committed", row.id, row.name)
 
     async def _record_failure(self, row: OutboxJob, job: Job, error: str) -> None:
         """Back to pending after a backoff, or dead when the retries are spent."""

@@ -293,6 +293,36 @@ async def test_work_and_done_mark_commit_together(app: Litestar, effect_table: N
     assert [row.payload.get("tag") for row in await outbox(app)] == ["once", "next"]
 
 
+async def test_a_job_that_is_not_atomic_holds_no_transaction_while_it_waits(
+    app: Litestar, effect_table: None
+) -> None:
+    """Its work commits as it goes: while it waits (on the network, say) others read what it
+    wrote and write themselves (on SQLite no write lock is held); the done mark follows."""
+    waiting, go_on = asyncio.Event(), asyncio.Event()
+
+    async def patient(ctx: JobContext) -> None:
+        await ctx.db.execute(effects.insert().values(tag="before", attempt=ctx.attempt))
+        await ctx.db.commit()
+        waiting.set()
+        await go_on.wait()
+        await ctx.db.execute(effects.insert().values(tag="after", attempt=ctx.attempt))
+
+    jobs = JobRegistry()
+    jobs.add_job(Job("test.patient", patient, atomic=False, timeout=10))
+    job_id = await add_job(app, "test.patient")
+    running = asyncio.create_task(runner(app, jobs).run_next())
+    await asyncio.wait_for(waiting.wait(), 10)
+    assert await effect_rows(app) == [("before", 1)]
+    async with app.state.sessionmaker() as db:  # a writer meanwhile is not locked out
+        await db.execute(effects.insert().values(tag="meanwhile", attempt=0))
+        await db.commit()
+    assert (await job_row(app, job_id)).state == RUNNING
+    go_on.set()
+    assert await asyncio.wait_for(running, 10)
+    assert [tag for tag, _ in await effect_rows(app)] == ["before", "meanwhile", "after"]
+    assert (await job_row(app, job_id)).state == DONE
+
+
 async def test_failures_back_off_then_the_job_is_dead(app: Litestar, effect_table: None) -> None:
     jobs = runner(app, registry())
     job_id = await add_job(app, tag="doomed", fail_until=99)
