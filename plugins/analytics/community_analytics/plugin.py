@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import hookimpl
+from community import hookimpl, plugins
 from community.events import Event
 from community.jobs import Job, Schedule
 from community.plugins import Manifest, NavItem
 from community.web.slots import Slot
-from community_analytics import api, demo, digest, models, pages, rollup, slots, tracking
+from community_analytics import api, demo, digest, models, pages, rollup, scores, slots, tracking
 from community_analytics.settings import Settings
 
 HERE = Path(__file__).parent
@@ -42,6 +42,7 @@ MANIFEST = Manifest(
         "admin",
         "events",
         "slots",
+        "scores",
     },
 )
 
@@ -106,3 +107,8 @@ async def populate_demo(
     db: AsyncSession, rng: random.Random, since: datetime, now: datetime
 ) -> None:
     await demo.populate_demo(db, rng, since, now)
+
+
+@hookimpl
+async def member_scores(db: AsyncSession, member_ids: list[int]) -> dict[int, float]:
+    return await scores.member_scores(db, member_ids, plugins.settings("analytics").tz)

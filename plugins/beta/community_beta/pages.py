@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from community import plugins
 from community.accounts.auth import require_admin, undo
 from community.accounts.models import Group, Member
 from community.accounts.routes import Form, text
@@ -112,6 +113,7 @@ async def _program_page(
     program = await programs.program_by_id(db, program_id)
     body = await programs.as_json(db, program, member)
     rows = await participants.participants(db, program)
+    order = request.query_params.get("order", "requested")
     return render(
         request,
         "beta/admin_program.html",
@@ -119,7 +121,10 @@ async def _program_page(
         program=body,
         chosen={c["id"] for c in body["categories"]},
         participants=[participants.participant_json(m, p, program) for m, p in rows],
-        waiting=[w.to_json() for w in await participants.waitlist(db, program)],
+        waiting=[w.to_json() for w in await participants.waitlist(db, program, order)],
+        order=order,
+        # Offered only while an enabled plugin rates members (asked about nobody: cheap).
+        can_rank=await plugins.member_scores(db, []) is not None,
         stats=await stats.program_stats(db, program),
         links=[
             invites.link_json(invite, outcomes, request.app.state.settings.base_url)
@@ -222,7 +227,7 @@ async def remove_member(
 async def admit(
     request: Request_, db: AsyncSession, member: Member, program_id: int, data: Form
 ) -> Any:
-    """One waiting member (``username``) or the next ``count``."""
+    """One waiting member (``username``) or the next ``count`` in the waitlist's ``order``."""
 
     async def work(program: Program) -> str:
         username, count = text(data, "username"), text(data, "count").strip()
@@ -230,6 +235,8 @@ async def admit(
             choice: dict[str, Any] = {"usernames": [username]}
         else:
             choice = {"count": int(count) if count.isdigit() else count}
+            if text(data, "order"):
+                choice["order"] = text(data, "order")
         admitted = await participants.admit(db, member, program, choice)
         return f"Admitted {', '.join(m.username for m in admitted)}."
 

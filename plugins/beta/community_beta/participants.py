@@ -7,7 +7,7 @@ every way in; each member let in is told, by a private message from the admin wh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -253,14 +253,19 @@ class Waiting:
         }
 
 
+ORDERS = ("requested", "engagement")
+"""How the waitlist can be ordered: by request date, or by engagement score (highest first)."""
+
+
 async def waitlist(db: AsyncSession, program: Program, order: str = "requested") -> list[Waiting]:
-    """Who waits to join, in the order they asked. ``order`` is where a ranking will plug
-    in ("engagement", from the analytics plugin's scores, when it offers them); until then
-    any other order is a clear 400."""
-    if order != "requested":
+    """Who waits to join: in the order they asked ("requested"), or by engagement score,
+    highest first and ties in the order they asked ("engagement", with each one's score).
+    Scores come through the core's ``member_scores`` hook (the analytics plugin's): without
+    an enabled plugin rating members, "engagement" is a 400 saying so."""
+    if order not in ORDERS:
         raise bad(
             "invalid_order",
-            "The waitlist can only be ordered by request date (order=requested) for now.",
+            "order is requested (by request date) or engagement (by engagement score).",
             "order",
         )
     rows = await db.execute(
@@ -269,7 +274,19 @@ async def waitlist(db: AsyncSession, program: Program, order: str = "requested")
         .where(JoinRequest.program_id == program.id, JoinRequest.admitted_at.is_(None))
         .order_by(JoinRequest.requested_at, JoinRequest.id)
     )
-    return [Waiting(m, list(r.answers), r.requested_at) for m, r in rows]
+    waiting = [Waiting(m, list(r.answers), r.requested_at) for m, r in rows]
+    if order == "requested":
+        return waiting
+    scores = await plugins.member_scores(db, [w.member.id for w in waiting])
+    if scores is None:
+        raise bad(
+            "scores_unavailable",
+            "Ordering the waitlist by engagement needs the analytics plugin enabled: ask an "
+            "admin to enable it on Admin → Plugins, or order by request date.",
+            "order",
+        )
+    ranked = [replace(w, score=scores[w.member.id]) for w in waiting]
+    return sorted(ranked, key=lambda w: -scores[w.member.id])  # stable: ties keep request order
 
 
 async def is_waiting(db: AsyncSession, program: Program, member: Member) -> bool:
@@ -286,14 +303,19 @@ async def is_waiting(db: AsyncSession, program: Program, member: Member) -> bool
 
 async def admit(db: AsyncSession, admin: Member, program: Program, data: Any) -> list[Member]:
     """Admit the waiting members named in ``usernames``, or the next ``count`` in the
-    waitlist's order (all there are when fewer wait); each is told. Commits; 400 for a name
-    not on the waitlist or more members than places left."""
-    if not isinstance(data, dict) or set(data) - {"count", "usernames"}:
-        raise bad("invalid_body", 'Send {"count": N} or {"usernames": [...]}.')
+    waitlist's ``order`` ("requested", the default, or "engagement": see ``waitlist``; all
+    there are when fewer wait); each is told. Commits; 400 for a name not on the waitlist or
+    more members than places left."""
+    if not isinstance(data, dict) or set(data) - {"count", "usernames", "order"}:
+        raise bad(
+            "invalid_body", 'Send {"count": N}, optionally with "order", or {"usernames": [...]}.'
+        )
     if ("count" in data) == ("usernames" in data):
         raise bad("invalid_body", 'Send either {"count": N} or {"usernames": [...]}.')
+    if "order" in data and "count" not in data:
+        raise bad("invalid_body", 'order goes with {"count": N}: it says who is next.', "order")
     check_open(program)
-    waiting = await waitlist(db, program)
+    waiting = await waitlist(db, program, data.get("order", "requested"))
     if "usernames" in data:
         names = _names(data["usernames"], "usernames")
         if not names:
