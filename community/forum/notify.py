@@ -1,8 +1,9 @@
 """Watching and notifications: who hears about a new post, and the notification inbox.
 
-Notifications are written for whoever watches, is mentioned, quoted or replied to; reading them
-back passes through ``visibility``, so a member who cannot see a thread never sees (or counts)
-a notification about it.
+Notifications are written for whoever watches, is mentioned, quoted or replied to, among the
+members who may see the thread and the post when it is written: a mention of someone who
+cannot see a thread writes nothing and pings no live stream. Reading them back passes through
+``visibility`` too, so a thread hidden later hides its notifications.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Integer, Select, and_, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from community import plugins
 from community.accounts.models import Member, brief
 from community.accounts.services import MAX_ID
 from community.db import utcnow
@@ -43,8 +45,22 @@ async def send(
     post: Post | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Write one notification per member (never to the actor) in one statement."""
-    recipients = sorted({m for m in member_ids if m != actor.id})
+    """Write one notification per member (never to the actor) who may see ``thread`` and
+    ``post``, in one statement."""
+    recipients = await _who_sees(db, {m for m in member_ids if m != actor.id}, thread, post)
+    await _write(db, recipients, kind, actor, thread, post, data)
+
+
+async def _write(
+    db: AsyncSession,
+    recipients: list[int],
+    kind: str,
+    actor: Member,
+    thread: Thread,
+    post: Post | None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Write one notification per recipient, already checked, and ping their live streams."""
     if not recipients:
         return
     now = utcnow()
@@ -64,6 +80,43 @@ async def send(
         ],
     )
     emit(db, MembersNotified(tuple(recipients)))
+
+
+CHECK_BATCH = 50
+"""Members checked in one query when a thread is not open to every member."""
+
+
+async def _who_sees(
+    db: AsyncSession, member_ids: set[int], thread: Thread, post: Post | None
+) -> list[int]:
+    """The members among ``member_ids`` who may see ``thread`` and ``post``, sorted."""
+    if not member_ids:
+        return []
+    # Visibility only widens with roles, groups, programs and conversations: what a member
+    # with none of them sees, every member sees, so the usual case costs one query.
+    if await db.scalar(_seen_by(plugins.ordinary_member(), thread, post)) is not None:
+        return sorted(member_ids)
+    members = list(await db.scalars(select(Member).where(Member.id.in_(member_ids))))
+    seen: list[int] = []
+    for start in range(0, len(members), CHECK_BATCH):
+        checks = [_seen_by(member, thread, post) for member in members[start : start + CHECK_BATCH]]
+        query = checks[0] if len(checks) == 1 else union_all(*checks)
+        seen.extend(await db.scalars(query))
+    return sorted(seen)
+
+
+def _seen_by(member: Member, thread: Thread, post: Post | None) -> Select[tuple[int]]:
+    """One row holding ``member``'s id when they may see ``thread`` and ``post``, else none."""
+    query = (
+        select(literal(member.id, Integer))
+        .select_from(Thread)
+        .where(Thread.id == thread.id, visibility.threads(member))
+    )
+    if post is not None:
+        query = query.join(Post, Post.thread_id == Thread.id).where(
+            Post.id == post.id, visibility.posts(member)
+        )
+    return query
 
 
 async def after_post(
@@ -116,13 +169,13 @@ async def after_post(
         if level == "watching":
             add(member_id, watching_kind)
     muted = {member_id for member_id, level in levels.items() if level == "muted"}
+    told = {m for m, kind in reasons.items() if m not in muted or kind not in ("reply", "thread")}
+    recipients = await _who_sees(db, told, thread, post)
     by_kind: dict[str, list[int]] = {}
-    for member_id, kind in reasons.items():
-        if member_id in muted and kind in ("reply", "thread"):
-            continue
-        by_kind.setdefault(kind, []).append(member_id)
+    for member_id in recipients:
+        by_kind.setdefault(reasons[member_id], []).append(member_id)
     for kind, member_ids in by_kind.items():
-        await send(db, member_ids, kind, author, thread, post)
+        await _write(db, member_ids, kind, author, thread, post)
 
 
 MAX_QUOTES = 20

@@ -1,7 +1,7 @@
 """Who may see what, as SQL: every content query filters through ``threads`` (and ``posts``).
 
 The rules: enabled plugins may narrow what anyone sees (the ``visible_threads`` and
-``visible_categories`` hooks);
+``visible_categories`` hooks; a category they hide hides its subcategories too);
 staff see every category; other members see a category when it names no groups for
 "see" or they belong to one of those groups, and its parent (if any) is visible too. A private
 conversation is seen only by its participants, staff included. Hidden threads and deleted posts
@@ -37,17 +37,17 @@ def _granted(category: Any, member: Member, ability: str) -> ColumnElement[bool]
 def categories(member: Member, category: Any = Category) -> ColumnElement[bool]:
     """The condition on ``category`` (an entity or alias) that ``member`` may see it."""
     extra = plugins.category_conditions(member, category)
-    if member.is_staff:
-        return and_(true(), *extra)
     parent = aliased(Category)
-    parent_visible = exists().where(
-        parent.id == category.parent_id, _granted(parent, member, "see")
-    )
-    return and_(
-        _granted(category, member, "see"),
-        or_(category.parent_id.is_(None), parent_visible),
-        *extra,
-    )
+    # A plugin that hides a category hides its subcategories too, from staff as well.
+    parent_rules = plugins.category_conditions(member, parent)
+    own: list[ColumnElement[bool]] = []
+    if not member.is_staff:
+        own = [_granted(category, member, "see")]
+        parent_rules.insert(0, _granted(parent, member, "see"))
+    if not parent_rules:
+        return and_(true(), *extra)
+    parent_visible = exists().where(parent.id == category.parent_id, *parent_rules)
+    return and_(*own, or_(category.parent_id.is_(None), parent_visible), *extra)
 
 
 def threads(member: Member, thread: Any = Thread) -> ColumnElement[bool]:
