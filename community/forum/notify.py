@@ -40,14 +40,16 @@ async def send(
     db: AsyncSession,
     member_ids: list[int],
     kind: str,
-    actor: Member,
+    actor: Member | None,
     thread: Thread,
     post: Post | None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Write one notification per member (never to the actor) who may see ``thread`` and
+    """Write one notification per member (never to the actor; ``actor`` None: from the site
+    itself, a plugin's own rules) who may see ``thread`` and
     ``post``, in one statement."""
-    recipients = await _who_sees(db, {m for m in member_ids if m != actor.id}, thread, post)
+    actor_id = actor.id if actor is not None else None
+    recipients = await _who_sees(db, {m for m in member_ids if m != actor_id}, thread, post)
     await _write(db, recipients, kind, actor, thread, post, data)
 
 
@@ -55,7 +57,7 @@ async def _write(
     db: AsyncSession,
     recipients: list[int],
     kind: str,
-    actor: Member,
+    actor: Member | None,
     thread: Thread,
     post: Post | None,
     data: dict[str, Any] | None = None,
@@ -70,7 +72,7 @@ async def _write(
             {
                 "member_id": member_id,
                 "kind": kind,
-                "actor_id": actor.id,
+                "actor_id": actor.id if actor is not None else None,
                 "thread_id": thread.id,
                 "post_id": post.id if post else None,
                 "data": data or {},

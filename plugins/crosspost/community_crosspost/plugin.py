@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from community import hookimpl
+from community import hookimpl, plugins
+from community.events import Event
+from community.jobs import Job
 from community.plugins import Manifest
-from community_crosspost import models
+from community_crosspost import api, delivery, events, models, shares
+from community_crosspost.settings import Settings
 
 HERE = Path(__file__).parent
 TABLES = models.Base.metadata  # the tables are known wherever the plugin is loaded
@@ -20,10 +24,49 @@ MANIFEST = Manifest(
         "delivery. Never shares private or beta-gated content."
     ),
     api=">=1.0,<2",
-    capabilities={"migrations", "outbound-network"},
+    capabilities={"routes", "migrations", "settings", "jobs", "events", "outbound-network"},
 )
 
 
 @hookimpl
 def register_migrations() -> str:
     return str(HERE / "migrations")
+
+
+@hookimpl
+def register_settings() -> type:
+    return Settings
+
+
+@hookimpl
+def register_api_routes() -> list[Any]:
+    return api.routes
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    # Not atomic: nothing is locked while a network answers; it retries by itself (backoff,
+    # Retry-After), so the runner's own retries are only for the unexpected.
+    return [
+        Job("deliver", delivery.deliver, retries=3, backoff=30.0, timeout=120, atomic=False),
+        Job("follow", delivery.follow, retries=5, backoff=30.0, timeout=120, atomic=False),
+    ]
+
+
+@hookimpl
+def register_event_types() -> list[type[Event]]:
+    return events.EVENT_TYPES
+
+
+@hookimpl
+async def track_event(event: Event) -> None:
+    """A thread started (or its held opening post approved) is shared by the rules; a shared
+    thread edited, hidden, moved or held has its remote posts follow."""
+    action = await shares.follow_up(event)
+    if action is None:
+        return
+    async with plugins.session() as db:
+        if action == "share":
+            await shares.by_rules(db, event.thread_id)
+        else:
+            await delivery.followed(db, event.thread_id, action)

@@ -1,0 +1,37 @@
+"""The plugin's settings: admins edit them on Admin → Plugins; read with
+``community.plugins.settings("crosspost")``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class Settings:
+    allowed_hosts: str = field(
+        default="",
+        metadata=_help(
+            "Hosts (comma-separated) that may be private addresses or plain http: for tests "
+            "and intranets. Every other URL must be https to a public address."
+        ),
+    )
+    best_time: str = field(
+        default="09:00",
+        metadata=_help(
+            "When 'best time' shares go out (UTC, HH:MM) without the analytics plugin's "
+            "best-time heatmap."
+        ),
+    )
+    max_attempts: int = field(
+        default=8, metadata=_help("Attempts of a delivery before it is dead (retried by hand).")
+    )
+    min_interval: int = field(
+        default=5, metadata=_help("Seconds between two deliveries to the same target (pacing).")
+    )
+
+    def hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
