@@ -75,8 +75,11 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
     delivery = await db.get(Delivery, delivery_id)
     if delivery is None or delivery.status not in (SCHEDULED, RETRYING):
         return
-    if delivery.attempts != attempt:
+    if delivery.attempts not in (attempt, attempt + 1):
         return  # a stale job: a later attempt is scheduled
+    # attempts == attempt + 1: this attempt was counted, then its process died before the
+    # answer was written; it goes again (the idempotency key keeps Mastodon and webhook
+    # receivers from taking it twice).
     target = await db.get(Target, delivery.target_id)
     settings = plugins.settings("crosspost")
     now = utcnow()

@@ -313,3 +313,27 @@ async def _opening_post_id(app: Any, thread_id: int) -> int:
 
     async with app.state.sessionmaker() as db:
         return await db.scalar(select(Post.id).where(Post.thread_id == thread_id, Post.number == 1))
+
+
+async def test_an_attempt_cut_short_goes_again_once(crosspost: Any, app: Any, fake: Any) -> None:
+    """The attempt was counted, then its process died before the answer was written: the
+    job runs again and sends (with the same idempotency key); a stale job does nothing."""
+    toot = await crosspost.target(kind="mastodon", instance_url=fake.url, access_token="t" * 20)
+    thread = await make_thread(app, "admin", title="Interrupted", category="General")
+    await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [toot["id"]]})
+    async with app.state.sessionmaker() as db:
+        await db.execute(update(Delivery).values(attempts=1))  # counted, never answered
+        await db.commit()
+    await crosspost.run_jobs()
+    [delivery] = await _deliveries(app)
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    keys = [s.headers["idempotency-key"] for s in fake.seen if s.path == "/api/v1/statuses"]
+    assert keys == [delivery.key]
+    from community.jobs import enqueue
+
+    async with app.state.sessionmaker() as db:  # a stale job of an earlier attempt
+        await db.execute(update(Delivery).values(status="retrying", attempts=3))
+        await enqueue(db, "crosspost.deliver", delivery_id=delivery.id, attempt=1)
+        await db.commit()
+    await crosspost.run_jobs()
+    assert len([s for s in fake.seen if s.path == "/api/v1/statuses"]) == 1
