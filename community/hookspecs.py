@@ -12,7 +12,8 @@ Seven kinds, as in ``docs/plugins.md``:
 - the **live** hook names the plugin's channels a member's live stream listens to;
 - the **demo** hook fills the plugin's tables when ``community demo`` writes demo data;
 - **service** hooks answer other plugins through the core: ``record_audit`` keeps an audit
-  entry, ``member_scores`` rates members' engagement.
+  entry, ``member_scores`` rates members' engagement, ``feature_enabled`` answers feature
+  flags.
 
 Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
 must answer at once (they run inside query building and template rendering).
@@ -71,6 +72,7 @@ CAPABILITIES: dict[str, str] = {
     "populate_demo": "migrations",
     "record_audit": "audit",
     "member_scores": "scores",
+    "feature_enabled": "flags",
 }
 """The capability each hook needs. Capabilities without hooks (``outbound-network``,
 ``read-private-content``) are declared for admins to see before they enable a plugin."""
@@ -296,3 +298,10 @@ def member_scores(db: AsyncSession, member_ids: list[int]) -> dict[int, float] |
     """An engagement score for each of ``member_ids`` (higher: more engaged; members with
     none may be left out, meaning 0), or None when the plugin does not rate members. Called
     when a plugin orders members by engagement (a beta program's waitlist)."""
+
+
+@hookspec
+def feature_enabled(member: Member | None, key: str) -> bool | None:
+    """Whether feature flag ``key`` is on for ``member``, or None when the plugin does not
+    know the flag. Synchronous (templates ask it while rendering): answer from what the
+    plugin holds in memory."""

@@ -785,6 +785,21 @@ async def member_scores(db: Any, member_ids: list[int]) -> dict[int, float] | No
     return None
 
 
+def feature_enabled(member: Any, key: str) -> bool:
+    """Whether feature flag ``key`` is on for ``member``: the first enabled plugin that knows
+    the flag says (hook ``feature_enabled``; the beta plugin's), else off. Templates ask it
+    as ``feature_enabled("key")``, for the member viewing the page."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return False
+    for _, answer in current.plugins.call(
+        "feature_enabled", current.enabled, member=member, key=key
+    ):
+        if isinstance(answer, bool):
+            return answer
+    return False
+
+
 def visibility_conditions(member: Any, thread: Any) -> list[Any]:
     """The enabled plugins' extra conditions on ``thread`` for ``member``. A plugin whose hook
     fails hides everything rather than nothing: visibility fails closed."""

@@ -511,3 +511,30 @@ async def test_member_scores_come_from_the_plugin_that_rates_members(app):
             assert plugin_api.enabled("hello") and not plugin_api.enabled("nobody")
             assert await plugin_api.member_scores(db, [4, 3, 2]) == {4: 40.0, 3: 0.0, 2: 20.0}
             assert await plugin_api.member_scores(db, []) == {}
+
+
+@pytest.mark.hook("feature_enabled")
+async def test_feature_flags_answer_plugins_and_templates(app):
+    """``plugins.feature_enabled`` and the templates' ``feature_enabled(key)`` ask the
+    enabled plugins; a flag nobody knows, or with the plugin disabled, is off."""
+    await make_member(app, "alice")
+    await make_member(app, "bob")
+    await enable(app, "hello")
+    for name, shown in (("alice", True), ("bob", False)):
+        async with browser(app) as client:
+            await sign_in(client, name)
+            page = await client.get("/p/hello/page")
+            assert page.status_code == 200
+            assert ('class="hello-look"' in page.text) is shown, name
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        alice = await accounts.member_by_username(db, "alice")
+        with plugin_api.activated(app.state.plugins, site):
+            assert plugin_api.feature_enabled(alice, "hello-look") is True
+            assert plugin_api.feature_enabled(alice, "unknown") is False
+            assert plugin_api.feature_enabled(None, "hello-look") is False
+    await enable(app, "hello", False)
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            assert plugin_api.feature_enabled(alice, "hello-look") is False

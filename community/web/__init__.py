@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from litestar import Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException, NotAuthorizedException
@@ -17,6 +17,7 @@ from litestar.template import TemplateConfig
 from litestar.types import Message, Scope
 from markupsafe import Markup
 
+from community import plugins as plugins_api
 from community.errors import ServiceError
 from community.plugins import NavItem, Plugins
 from community.plugins import active as active_plugins
@@ -49,7 +50,8 @@ def redact(text: str) -> str:
 
 def template_config(plugins: Plugins | None = None) -> TemplateConfig[JinjaTemplateEngine]:
     """Jinja with the core's templates, then each plugin's (``<plugin>/...``), and the
-    ``slot(name, **context)`` and ``plugin_nav()`` globals for plugin HTML and links."""
+    ``slot(name, **context)``, ``plugin_nav()`` and ``feature_enabled(key)`` globals for
+    plugin HTML, links and feature flags."""
     folders = [resource_dir("templates")]
     if plugins is not None:
         folders += [
@@ -64,9 +66,16 @@ def template_config(plugins: Plugins | None = None) -> TemplateConfig[JinjaTempl
     )
     environment.globals["slot"] = render_slot
     environment.globals["plugin_nav"] = plugin_nav
+    environment.globals["feature_enabled"] = feature_enabled
     environment.filters["ago"] = ago
     environment.filters["iso"] = lambda value: value.isoformat() if value else ""
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+@pass_context
+def feature_enabled(context: Any, key: str) -> bool:
+    """``{% if feature_enabled("new-editor") %}``: the flag for the member viewing the page."""
+    return plugins_api.feature_enabled(context.get("member"), key)
 
 
 def render_slot(name: str, **context: Any) -> Markup:

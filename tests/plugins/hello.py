@@ -44,6 +44,7 @@ MANIFEST = Manifest(
         "live",
         "audit",
         "scores",
+        "flags",
     },
 )
 
@@ -235,3 +236,11 @@ def record_audit(
 async def member_scores(member_ids: list[int]) -> dict[int, float]:
     """Ten points per id, odd ids left out (they count 0)."""
     return {member_id: 10.0 * member_id for member_id in member_ids if member_id % 2 == 0}
+
+
+@hookimpl
+def feature_enabled(member: Any, key: str) -> bool | None:
+    """The flag "hello-look" is on for alice alone; other flags are not hello's."""
+    if key != "hello-look":
+        return None
+    return member is not None and member.username == "alice"

@@ -18,6 +18,7 @@ process within a second, usually within milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -149,10 +150,37 @@ async def feature_enabled(member: Any, key: str, db: AsyncSession | None = None)
     return cache.enabled(member, key)
 
 
-def feature_enabled_now(member: Any, key: str) -> bool:
-    """``feature_enabled`` without waiting: the snapshot as it is, for templates (which
-    cannot wait). At most a second behind once ``feature_enabled`` has run in the process."""
+def feature_enabled_now(member: Any, key: str) -> bool | None:
+    """``feature_enabled`` without waiting, for templates and the core's ``feature_enabled``
+    hook (which cannot wait): the snapshot as it is, None for a flag it does not hold. A
+    stale snapshot is refreshed in the background, so it is at most a second behind (the
+    first answers after a process starts may come before the first load)."""
+    if cache.stale(time.monotonic()):
+        _refresh_soon()
+    if key not in cache.rules:
+        return None
     return cache.enabled(member, key)
+
+
+_refreshing: set[asyncio.Task[None]] = set()
+
+
+def _refresh_soon() -> None:
+    """Refresh the snapshot in a task of its own (one at a time), with a session of the
+    running app."""
+    if _refreshing:
+        return
+
+    async def refresh() -> None:
+        async with plugins.session() as db:
+            await cache.refresh(db)
+
+    try:
+        task = asyncio.get_running_loop().create_task(refresh())
+    except RuntimeError:
+        return  # no loop: nothing to refresh with
+    _refreshing.add(task)
+    task.add_done_callback(_refreshing.discard)
 
 
 # ---------------------------------------------------------------------------------------------

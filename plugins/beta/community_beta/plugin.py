@@ -43,6 +43,7 @@ MANIFEST = Manifest(
         "visibility",
         "gates",
         "live",
+        "flags",
     },
 )
 
@@ -111,3 +112,8 @@ async def track_event(event: Event) -> None:
 @hookimpl
 def register_listeners() -> dict[str, Any]:
     return {clock.CHANNEL: lambda data: flags.cache.forget()}
+
+
+@hookimpl
+def feature_enabled(member: Any, key: str) -> bool | None:
+    return flags.feature_enabled_now(member, key)

@@ -112,6 +112,23 @@ async def test_every_process_hears_a_change_at_once(beta: Any, app: Any) -> None
     assert flags.cache.checked == float("-inf"), "the change was not heard"
 
 
+async def test_the_cores_feature_enabled_answers_from_the_snapshot(beta: Any, app: Any) -> None:
+    """Other plugins and templates ask the core (``plugins.feature_enabled``), which asks
+    this plugin without waiting: a stale snapshot is refreshed in the background."""
+    await beta.call("PUT", "/flags/dark-mode", json={"rollout": 100})
+    flags.cache = flags.Cache()  # a process that has not loaded the flags yet
+    async with app.state.sessionmaker() as db:
+        site = await instance_settings(db, app.state.settings.name)
+    with plugins.activated(app.state.plugins, site):
+        assert plugins.feature_enabled(someone(7), "dark-mode") is False  # not loaded yet
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if plugins.feature_enabled(someone(7), "dark-mode"):
+                break
+        assert plugins.feature_enabled(someone(7), "dark-mode") is True
+        assert plugins.feature_enabled(someone(7), "no-such-flag") is False
+
+
 @pytest.mark.parametrize(
     ("key", "body", "code", "words"),
     [
