@@ -12,8 +12,8 @@ Seven kinds, as in ``docs/plugins.md``:
 - the **live** hook names the plugin's channels a member's live stream listens to;
 - the **demo** hook fills the plugin's tables when ``community demo`` writes demo data;
 - **service** hooks answer other plugins through the core: ``record_audit`` keeps an audit
-  entry, ``member_scores`` rates members' engagement, ``feature_enabled`` answers feature
-  flags.
+  entry, ``member_scores`` rates members' engagement (and ``best_time`` names the best time
+  to post), ``feature_enabled`` answers feature flags.
 
 Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
 must answer at once (they run inside query building and template rendering).
@@ -73,6 +73,7 @@ CAPABILITIES: dict[str, str] = {
     "record_audit": "audit",
     "member_scores": "scores",
     "feature_enabled": "flags",
+    "best_time": "scores",
 }
 """The capability each hook needs. Capabilities without hooks (``outbound-network``,
 ``read-private-content``) are declared for admins to see before they enable a plugin."""
@@ -305,3 +306,10 @@ def feature_enabled(member: Member | None, key: str) -> bool | None:
     """Whether feature flag ``key`` is on for ``member``, or None when the plugin does not
     know the flag. Synchronous (templates ask it while rendering): answer from what the
     plugin holds in memory."""
+
+
+@hookspec
+def best_time(db: AsyncSession, now: datetime) -> datetime | None:
+    """The next time after ``now`` (timezone-aware UTC) when the community pays most
+    attention to what is posted, or None when the plugin cannot tell. May be ``async def``.
+    Asked when something is scheduled for "the best time" (a cross-post)."""

@@ -785,6 +785,18 @@ async def member_scores(db: Any, member_ids: list[int]) -> dict[int, float] | No
     return None
 
 
+async def best_time(db: Any, now: datetime) -> datetime | None:
+    """The next best time to post after ``now``, from the first enabled plugin that can
+    tell (hook ``best_time``; the analytics plugin's), or None."""
+    current = _active.get()
+    if current is None or not current.enabled:
+        return None
+    for _, answer in await current.plugins.acall("best_time", current.enabled, db=db, now=now):
+        if isinstance(answer, datetime) and answer.tzinfo is not None and answer > now:
+            return answer
+    return None
+
+
 def feature_enabled(member: Any, key: str) -> bool:
     """Whether feature flag ``key`` is on for ``member``: the first enabled plugin that knows
     the flag says (hook ``feature_enabled``; the beta plugin's), else off. Templates ask it

@@ -538,3 +538,18 @@ async def test_feature_flags_answer_plugins_and_templates(app):
         site = await accounts.instance_settings(db, "Testers")
         with plugin_api.activated(app.state.plugins, site):
             assert plugin_api.feature_enabled(alice, "hello-look") is False
+
+
+@pytest.mark.hook("best_time")
+async def test_the_best_time_to_post_comes_from_the_plugin_that_knows(app):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            assert await plugin_api.best_time(db, now) is None
+        await enable(app, "hello")
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            assert await plugin_api.best_time(db, now) == datetime(2026, 12, 1, 10, tzinfo=UTC)

@@ -244,3 +244,11 @@ def feature_enabled(member: Any, key: str) -> bool | None:
     if key != "hello-look":
         return None
     return member is not None and member.username == "alice"
+
+
+@hookimpl
+def best_time(now: Any) -> Any:
+    """Always the next full hour."""
+    from datetime import timedelta
+
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

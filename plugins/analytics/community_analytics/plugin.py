@@ -14,7 +14,18 @@ from community.events import Event
 from community.jobs import Job, Schedule
 from community.plugins import Manifest, NavItem
 from community.web.slots import Slot
-from community_analytics import api, demo, digest, models, pages, rollup, scores, slots, tracking
+from community_analytics import (
+    api,
+    demo,
+    digest,
+    models,
+    pages,
+    rollup,
+    scores,
+    slots,
+    timing,
+    tracking,
+)
 from community_analytics.settings import Settings
 
 HERE = Path(__file__).parent
@@ -112,3 +123,8 @@ async def populate_demo(
 @hookimpl
 async def member_scores(db: AsyncSession, member_ids: list[int]) -> dict[int, float]:
     return await scores.member_scores(db, member_ids, plugins.settings("analytics").tz)
+
+
+@hookimpl
+async def best_time(db: AsyncSession, now: datetime) -> datetime | None:
+    return await timing.next_best(db, plugins.settings("analytics"), now)

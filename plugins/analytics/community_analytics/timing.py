@@ -111,6 +111,20 @@ async def best_slot(db: AsyncSession, settings: Settings, now: datetime) -> tupl
     return found[0] if found else None
 
 
+async def next_best(db: AsyncSession, settings: Settings, now: datetime) -> datetime | None:
+    """The next time after ``now`` at the best weekday and hour (``best_slot``), in UTC."""
+    found = await best_slot(db, settings, now)
+    if found is None:
+        return None
+    weekday, hour = found
+    local = now.astimezone(settings.tz)
+    when = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    when += timedelta(days=(weekday - local.weekday()) % 7)
+    if when <= local:
+        when += timedelta(days=7)
+    return when.astimezone(UTC)
+
+
 async def run(query: Query) -> Report:
     span_ = weeks(query.period)
     activity, replies, previous = await grids(

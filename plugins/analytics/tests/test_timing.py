@@ -89,6 +89,12 @@ async def test_the_heatmap_equals_counts_over_raw_rows(
     async with plugins_active(app), app.state.sessionmaker() as db:
         slot = await best_slot(db, plugins.settings("analytics"), data.now)
     assert slot == top(grids(data, tz, today - timedelta(days=111), today)[1], 1)[0]
+    weekday, hour = slot
+    async with plugins_active(app), app.state.sessionmaker() as db:
+        best = await plugins.best_time(db, data.now)  # the core's hook, answered here
+    local = best.astimezone(tz)
+    assert (local.weekday(), local.hour, local.minute) == (weekday, hour, 0)
+    assert data.now < best <= data.now + timedelta(days=7)
 
 
 async def test_staff_count_when_the_setting_says_so(
@@ -112,6 +118,7 @@ async def test_a_quiet_community_and_bad_input(app: Any, client: Any, admin: Any
     async with plugins_active(app), app.state.sessionmaker() as db:
         now = datetime.now().astimezone()
         assert await best_slot(db, plugins.settings("analytics"), now) is None
+        assert await plugins.best_time(db, now) is None
     for params, message in (
         ({"end": "2026-13-01"}, "end must be a date like 2026-01-31"),
         ({"end": "2999-01-01"}, "after today"),

@@ -35,3 +35,18 @@ class Settings:
 
     def hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    def best_hour(self) -> tuple[int, int]:
+        """``best_time`` as (hour, minute); a 400 saying so when it is not HH:MM."""
+        import re
+
+        from community.errors import ServiceError
+
+        found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", self.best_time.strip())
+        if found is None:
+            raise ServiceError(
+                "invalid_best_time",
+                f"The crosspost setting best_time {self.best_time!r} is not a time HH:MM (UTC).",
+                400,
+            )
+        return int(found.group(1)), int(found.group(2))

@@ -178,10 +178,15 @@ def _when(value: Any, best: datetime) -> datetime:
     return max(when, now)
 
 
-def best_time(now: datetime | None = None) -> datetime:
-    """The next time of day set as the best one (``best_time`` setting, UTC)."""
+async def best_time(db: AsyncSession, now: datetime | None = None) -> datetime:
+    """The next best time to post: from the analytics plugin's best-time heatmap when an
+    enabled plugin can tell (the core's ``best_time`` hook), else the next ``best_time``
+    setting (a time of day, UTC)."""
     now = now or utcnow()
-    hour, minute = (int(part) for part in plugins.settings("crosspost").best_time.split(":"))
+    found = await plugins.best_time(db, now)
+    if found is not None:
+        return found.astimezone(UTC)
+    hour, minute = plugins.settings("crosspost").best_hour()
     when = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return when if when > now else when + timedelta(days=1)
 
@@ -215,7 +220,8 @@ async def share(db: AsyncSession, member: Member, thread_id: Any, data: Any) -> 
             "This thread is not open to every member (a private or gated category, a private "
             "conversation, or hidden or held): it is never shared.",
         )
-    due = _when(data.get("at"), best_time())
+    at = data.get("at")
+    due = _when(at, await best_time(db) if at == "best" else utcnow())
     made = [await _add(db, target, found[0], "manual", due, member) for target in chosen]
     await db.commit()
     return made

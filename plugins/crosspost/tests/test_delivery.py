@@ -337,3 +337,23 @@ async def test_an_attempt_cut_short_goes_again_once(crosspost: Any, app: Any, fa
         await db.commit()
     await crosspost.run_jobs()
     assert len([s for s in fake.seen if s.path == "/api/v1/statuses"]) == 1
+
+
+async def test_best_time_without_analytics_is_the_setting(
+    crosspost: Any, app: Any, fake: Any
+) -> None:
+    target = await crosspost.target(kind="slack", webhook_url=f"{fake.url}/slack")
+    thread = await make_thread(app, "admin", title="Later", category="General")
+    await crosspost.settings(best_time="23:59")
+    got = await crosspost.call(
+        "POST", f"/threads/{thread.id}/share", json={"targets": [target["id"]], "at": "best"}
+    )
+    assert got.status_code == 201, got.text
+    due = got.json()["deliveries"][0]["due_at"]
+    assert due.endswith("23:59:00+00:00")
+    assert await crosspost.run_jobs() == 0  # not yet
+    await crosspost.settings(best_time="9am")
+    bad = await crosspost.call(
+        "POST", f"/threads/{thread.id}/share", json={"targets": [target["id"]], "at": "best"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_best_time"
