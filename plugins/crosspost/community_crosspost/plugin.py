@@ -8,8 +8,9 @@ from typing import Any
 from community import hookimpl, plugins
 from community.events import Event
 from community.jobs import Job
-from community.plugins import Manifest
-from community_crosspost import api, delivery, events, models, shares
+from community.plugins import Manifest, NavItem
+from community.web.slots import Slot
+from community_crosspost import api, delivery, events, models, pages, shares
 from community_crosspost.settings import Settings
 
 HERE = Path(__file__).parent
@@ -24,7 +25,17 @@ MANIFEST = Manifest(
         "delivery. Never shares private or beta-gated content."
     ),
     api=">=1.0,<2",
-    capabilities={"routes", "migrations", "settings", "jobs", "events", "outbound-network"},
+    capabilities={
+        "routes",
+        "templates",
+        "admin",
+        "slots",
+        "migrations",
+        "settings",
+        "jobs",
+        "events",
+        "outbound-network",
+    },
 )
 
 
@@ -41,6 +52,29 @@ def register_settings() -> type:
 @hookimpl
 def register_api_routes() -> list[Any]:
     return api.routes
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    return pages.routes
+
+
+@hookimpl
+def register_templates() -> str:
+    return str(HERE / "templates")
+
+
+@hookimpl
+def register_admin_pages() -> list[NavItem]:
+    return [
+        NavItem("Cross-posting", "/p/crosspost/admin"),
+        NavItem("Cross-posting log", "/p/crosspost/admin/deliveries"),
+    ]
+
+
+@hookimpl
+def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
+    return pages.render_slot(slot, context)
 
 
 @hookimpl
