@@ -195,6 +195,9 @@ def create_app(
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access_log.filters):
         access_log.addFilter(RedactTokens())
+    # httpx logs every request's URL at INFO, and plugins' outbound URLs (a webhook's) carry
+    # secrets: only its warnings reach the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if redis is not None:

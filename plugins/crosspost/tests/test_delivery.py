@@ -357,3 +357,24 @@ async def test_best_time_without_analytics_is_the_setting(
         "POST", f"/threads/{thread.id}/share", json={"targets": [target["id"]], "at": "best"}
     )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_best_time"
+
+
+async def test_secrets_never_reach_the_log(
+    crosspost: Any, app: Any, fake: Any, caplog: Any
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    hook = f"{fake.url}/api/webhooks/1/hooksecret0123456789"
+    target = await crosspost.target(kind="discord", webhook_url=hook)
+    fake.answers["/api/webhooks/1/hooksecret0123456789"] = [(401, {}, {"message": "nope"})]
+    thread = await make_thread(app, "admin", title="Quiet", category="General")
+    await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [target["id"]]})
+    await crosspost.run_jobs()
+    await crosspost.call("POST", f"/targets/{target['id']}/test")
+    assert fake.seen  # the calls were made
+    assert "hooksecret0123456789" not in caplog.text
+    shown = (await crosspost.call("GET", f"/targets/{target['id']}")).json()
+    assert "hooksecret0123456789" not in str(shown)
+    log = (await crosspost.call("GET", f"/deliveries?thread_id={thread.id}")).json()
+    assert "hooksecret0123456789" not in str(log)
