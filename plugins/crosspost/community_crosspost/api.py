@@ -79,6 +79,13 @@ async def share_thread(
     return {"deliveries": [delivery_json(d) for d in made]}
 
 
+@post("/threads/{thread_id:int}/mark", guards=[require_staff], status_code=201)
+async def mark_thread(db: AsyncSession, member: Member, thread_id: int) -> dict[str, Any]:
+    """Share the thread to every enabled target that takes marked threads (``on_mark``)."""
+    made = await shares.mark(db, member, thread_id)
+    return {"deliveries": [delivery_json(d) for d in made]}
+
+
 @get("/deliveries", guards=[require_staff])
 async def list_deliveries(
     db: AsyncSession,
@@ -130,6 +137,7 @@ async def preview(
 routes.extend(
     [
         share_thread,
+        mark_thread,
         list_deliveries,
         retry_delivery,
         approve_delivery,

@@ -419,6 +419,7 @@ async def _share_page(
         thread=thread,
         refused=refused,
         choices=choices,
+        marks=[c["target"].name for c in choices if c["target"].on_mark and "text" in c],
         **context,
     )
 
@@ -473,6 +474,20 @@ async def share_thread(
     return Redirect(f"/p/crosspost/threads/{thread_id}/share", status_code=303)
 
 
+@post("/threads/{thread_id:int}/mark", guards=[require_staff])
+async def mark_thread(request: Request_, db: AsyncSession, member: Member, thread_id: int) -> Any:
+    """Mark the thread for sharing: every enabled target that takes marked threads."""
+    try:
+        made = await shares.mark(db, member, thread_id)
+    except ServiceError as error:
+        await undo(db, member)
+        return await _share_page(request, db, member, thread_id, error.status, error=error.detail)
+    request.session[NOTICE] = (
+        f"Marked for sharing: {len(made)} target{'' if len(made) == 1 else 's'} will get it."
+    )
+    return Redirect(f"/p/crosspost/threads/{thread_id}/share", status_code=303)
+
+
 def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
     """A "Share…" link under a thread's title, for moderators and admins."""
     member, thread = context.get("member"), context.get("thread")
@@ -494,4 +509,5 @@ routes: list[Any] = [
     retry_delivery,
     share_page,
     share_thread,
+    mark_thread,
 ]

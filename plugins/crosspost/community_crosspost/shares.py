@@ -69,10 +69,10 @@ async def shareable(db: AsyncSession, thread_id: int) -> tuple[Thread, Post] | N
 
 
 def _key(target_id: int, thread_id: int, reason: str) -> str:
-    """The delivery's idempotency key: fixed for a rule's share (a thread is shared once per
-    target by rule), random for a share by hand."""
-    if reason == "rule":
-        seed = f"rule:{target_id}:{thread_id}"
+    """The delivery's idempotency key: fixed for a rule's share and a mark's (a thread goes
+    once per target each way), random for a share by hand."""
+    if reason in ("rule", "mark"):
+        seed = f"{reason}:{target_id}:{thread_id}"
         return hashlib.sha256(seed.encode()).hexdigest()[:40]
     return random_secrets.token_hex(20)
 
@@ -223,6 +223,47 @@ async def share(db: AsyncSession, member: Member, thread_id: Any, data: Any) -> 
     at = data.get("at")
     due = _when(at, await best_time(db) if at == "best" else utcnow())
     made = [await _add(db, target, found[0], "manual", due, member) for target in chosen]
+    await db.commit()
+    return made
+
+
+async def mark(db: AsyncSession, member: Member, thread_id: Any) -> list[Delivery]:
+    """A moderator marks a thread for sharing: one delivery to each enabled target that
+    takes marked threads (``on_mark``) and has not had it yet, now (or as a draft where the
+    target asks for review); commits. A 400 when no target takes it."""
+    thread_id = check_id(thread_id, "thread")
+    if (
+        await db.scalar(select(Thread.id).where(Thread.id == thread_id, visibility.threads(member)))
+        is None
+    ):
+        raise ServiceError("not_found", "No such thread.", 404)
+    found = await shareable(db, thread_id)
+    if found is None:
+        raise bad(
+            "not_shareable",
+            "This thread is not open to every member (a private or gated category, a private "
+            "conversation, or hidden or held): it is never shared.",
+        )
+    had = set(
+        await db.scalars(
+            select(Delivery.target_id).where(
+                Delivery.thread_id == thread_id, Delivery.status.not_in((CANCELLED, DEAD))
+            )
+        )
+    )
+    chosen = [
+        target
+        for target in await db.scalars(
+            select(Target).where(Target.enabled.is_(True), Target.on_mark.is_(True))
+        )
+        if target.id not in had
+    ]
+    if not chosen:
+        raise bad(
+            "no_target",
+            "No enabled target takes marked threads that has not had this one already.",
+        )
+    made = [await _add(db, target, found[0], "mark", utcnow(), member) for target in chosen]
     await db.commit()
     return made
 

@@ -378,3 +378,36 @@ async def test_secrets_never_reach_the_log(
     assert "hooksecret0123456789" not in str(shown)
     log = (await crosspost.call("GET", f"/deliveries?thread_id={thread.id}")).json()
     assert "hooksecret0123456789" not in str(log)
+
+
+async def test_a_mark_shares_to_the_targets_that_take_marks(
+    crosspost: Any, app: Any, fake: Any, moderator: Any
+) -> None:
+    taking = await crosspost.target(kind="slack", webhook_url=f"{fake.url}/a", on_mark=True)
+    await crosspost.target(kind="slack", webhook_url=f"{fake.url}/b", on_mark=False)
+    thread = await make_thread(app, "admin", title="Worth sharing", category="General")
+    got = await crosspost.call("POST", f"/threads/{thread.id}/mark", moderator)
+    assert got.status_code == 201, got.text
+    assert [(d["target_id"], d["reason"]) for d in got.json()["deliveries"]] == [
+        (taking["id"], "mark")
+    ]
+    again = await crosspost.call("POST", f"/threads/{thread.id}/mark", moderator)
+    assert again.status_code == 400 and again.json()["error"] == "no_target"
+    await crosspost.run_jobs()
+    assert [s.path for s in fake.seen] == ["/a"]
+
+
+async def test_deliveries_to_one_target_are_spaced(crosspost: Any, app: Any, fake: Any) -> None:
+    await crosspost.settings(min_interval="3600")
+    target = await crosspost.target(kind="slack", webhook_url=f"{fake.url}/paced")
+    for title in ("One", "Two"):
+        thread = await make_thread(app, "admin", title=title, category="General")
+        await crosspost.call(
+            "POST", f"/threads/{thread.id}/share", json={"targets": [target["id"]]}
+        )
+    await crosspost.run_jobs()
+    assert len(fake.seen) == 1  # the second waits its turn, an hour later
+    statuses = sorted(d.status for d in await _deliveries(app))
+    assert statuses == ["scheduled", "sent"]
+    waiting = next(d for d in await _deliveries(app) if d.status == "scheduled")
+    assert waiting.attempts == 0

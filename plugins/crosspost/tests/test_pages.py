@@ -310,3 +310,21 @@ async def test_a_target_needing_attention_says_why_and_its_dead_share_is_retried
     assert retried.status_code == 200 and str(retried.url).endswith(page_path)
     assert "Retrying now." in retried.text
     assert [(d.status, d.attempts) for d in await _deliveries(app)] == [("scheduled", 0)]
+
+
+async def test_a_moderator_marks_a_thread_from_its_share_page(
+    crosspost: Any, app: Any, fake: Any, moderator: Any
+) -> None:
+    await crosspost.target(
+        name="Brand chat", kind="slack", webhook_url=f"{fake.url}/a", on_mark=True
+    )
+    thread = await make_thread(app, "admin", title="Mark me", category="General")
+    page = f"/p/crosspost/threads/{thread.id}/share"
+    async with browser(app) as client:
+        await sign_in(client, "mod")
+        shown = await client.get(page)
+        assert "Mark for sharing" in shown.text and "(Brand chat)" in shown.text
+        marked = await post_form(client, f"/p/crosspost/threads/{thread.id}/mark", {}, page)
+        assert "Marked for sharing: 1 target will get it." in marked.text
+        again = await post_form(client, f"/p/crosspost/threads/{thread.id}/mark", {}, page)
+        assert again.status_code == 400 and "has not had this one already" in again.text
