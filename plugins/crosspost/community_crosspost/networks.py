@@ -39,7 +39,7 @@ class Posted:
     """A network session to keep for the next post (Bluesky's), when it changed."""
 
 
-async def _call(
+async def call(
     method: str,
     url: str,
     hosts: frozenset[str],
@@ -66,7 +66,7 @@ async def _call(
     return response
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def as_json(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -78,6 +78,16 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _mastodon(target: Target, creds: dict[str, str], path: str) -> tuple[str, dict[str, str]]:
+    """The URL of ``path`` on the target's instance, and the token's header."""
+    if not creds.get("access_token"):
+        raise Failed(
+            outbound.Outcome(
+                "permanent",
+                None,
+                None,
+                "Not connected: connect the target to Mastodon or paste an access token.",
+            )
+        )
     base = str(target.config["instance_url"]).rstrip("/")
     return f"{base}{path}", {"Authorization": f"Bearer {creds['access_token']}"}
 
@@ -86,7 +96,7 @@ async def mastodon_limits(target: Target, hosts: frozenset[str]) -> dict[str, in
     """The instance's character limit and what a link counts (``/api/v2/instance``), or the
     defaults (500, 23) when it does not say."""
     url = str(target.config["instance_url"]).rstrip("/") + "/api/v2/instance"
-    body = _json(await _call("GET", url, hosts))
+    body = as_json(await call("GET", url, hosts))
     statuses = (body.get("configuration") or {}).get("statuses") or {}
     limit = statuses.get("max_characters")
     per_url = statuses.get("characters_reserved_per_url")
@@ -106,27 +116,27 @@ async def post(
     ``Idempotency-Key``, a signed webhook's ``webhook-id``)."""
     if target.kind == "mastodon":
         url, headers = _mastodon(target, creds, "/api/v1/statuses")
-        response = await _call(
+        response = await call(
             "POST",
             url,
             hosts,
             json_body=rendered.payload,
             headers={**headers, "Idempotency-Key": key},
         )
-        body = _json(response)
+        body = as_json(response)
         return Posted(str(body.get("id", "")), str(body.get("url") or body.get("uri") or ""))
     if target.kind == "bluesky":
         return await bluesky_post(target, creds, rendered, hosts)
     if target.kind == "discord":
-        response = await _call(
+        response = await call(
             "POST",
             _with_query(creds["webhook_url"], "wait=true"),
             hosts,
             json_body=rendered.payload,
         )
-        return Posted(str(_json(response).get("id", "")), "")
+        return Posted(str(as_json(response).get("id", "")), "")
     if target.kind == "slack":
-        await _call("POST", creds["webhook_url"], hosts, json_body=rendered.payload)
+        await call("POST", creds["webhook_url"], hosts, json_body=rendered.payload)
         return Posted()
     if target.kind == "webhook":
         await signed(creds, rendered.payload, key, hosts)
@@ -150,7 +160,7 @@ async def signed(
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
-    return await _call("POST", creds["url"], hosts, content=body.encode(), headers=headers)
+    return await call("POST", creds["url"], hosts, content=body.encode(), headers=headers)
 
 
 def _with_query(url: str, query: str) -> str:
@@ -168,12 +178,12 @@ async def edit(
 ) -> None:
     if target.kind == "mastodon":
         url, headers = _mastodon(target, creds, f"/api/v1/statuses/{remote_id}")
-        await _call(
+        await call(
             "PUT", url, hosts, json_body={"status": rendered.payload["status"]}, headers=headers
         )
     elif target.kind == "discord":
         url = _message_url(creds["webhook_url"], remote_id)
-        await _call("PATCH", url, hosts, json_body=rendered.payload)
+        await call("PATCH", url, hosts, json_body=rendered.payload)
 
 
 async def delete(
@@ -181,9 +191,9 @@ async def delete(
 ) -> None:
     if target.kind == "mastodon":
         url, headers = _mastodon(target, creds, f"/api/v1/statuses/{remote_id}")
-        await _call("DELETE", url, hosts, headers=headers)
+        await call("DELETE", url, hosts, headers=headers)
     elif target.kind == "discord":
-        await _call("DELETE", _message_url(creds["webhook_url"], remote_id), hosts)
+        await call("DELETE", _message_url(creds["webhook_url"], remote_id), hosts)
 
 
 def _message_url(webhook_url: str, message_id: str) -> str:
@@ -200,17 +210,17 @@ async def check(target: Target, creds: dict[str, str], hosts: frozenset[str], si
     signed webhook get a test message."""
     if target.kind == "mastodon":
         url, headers = _mastodon(target, creds, "/api/v1/accounts/verify_credentials")
-        account = _json(await _call("GET", url, hosts, headers=headers))
+        account = as_json(await call("GET", url, hosts, headers=headers))
         return f"Connected as @{account.get('acct', '?')}."
     if target.kind == "bluesky":
         await _bluesky(target, creds, hosts)
         return f"Signed in to Bluesky as @{target.config.get('handle', '?')}."
     if target.kind == "discord":
-        hook = _json(await _call("GET", creds["webhook_url"], hosts))
+        hook = as_json(await call("GET", creds["webhook_url"], hosts))
         return f"Connected to the Discord webhook {hook.get('name', '?')}."
     if target.kind == "slack":
         text = f"A test from {site}: shares will appear here."
-        await _call("POST", creds["webhook_url"], hosts, json_body={"text": text})
+        await call("POST", creds["webhook_url"], hosts, json_body={"text": text})
         return "The test message was accepted by Slack."
     if target.kind == "webhook":
         await signed(creds, {"type": "test", "data": {"site": site}}, _test_id(), hosts)

@@ -8,9 +8,11 @@ Secrets are never put in a page: a target shows only the hint of its main secret
 from __future__ import annotations
 
 import json
-from typing import Any
+from hmac import compare_digest as secrets_compare
+from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy import select
@@ -25,7 +27,7 @@ from community.forum import visibility
 from community.forum.models import Category, Thread
 from community.web import render
 from community.web.slots import Slot
-from community_crosspost import shares, targets
+from community_crosspost import oauth, shares, targets
 from community_crosspost.models import DRAFT, KINDS, STATUSES, Delivery, Target
 
 Request_ = Request[Any, Any, Any]
@@ -278,6 +280,59 @@ async def test_target(request: Request_, db: AsyncSession, member: Member, targe
     return Redirect(f"/p/crosspost/admin/targets/{target_id}", status_code=303)
 
 
+OAUTH = "crosspost_oauth"
+"""Session key: the state and target of a Mastodon connection under way."""
+
+
+@post("/admin/targets/{target_id:int}/connect", guards=[require_admin])
+async def connect_target(
+    request: Request_, db: AsyncSession, member: Member, target_id: int
+) -> Any:
+    """Off to the Mastodon instance to authorise the app (registered there first)."""
+    target = await targets.target_by_id(db, target_id)
+    settings = request.app.state.settings
+    try:
+        url, state = await oauth.start(
+            db, target, settings.secret_key, settings.base_url, request.state.site["name"]
+        )
+    except ServiceError as error:
+        await undo(db, member)
+        request.session[ERROR] = error.detail
+        return Redirect(f"/p/crosspost/admin/targets/{target_id}", status_code=303)
+    request.session[OAUTH] = {"state": state, "target": target.id}
+    return Redirect(url, status_code=303)
+
+
+@get(oauth.CALLBACK.removeprefix("/p/crosspost"), guards=[require_admin])
+async def connected(
+    request: Request_,
+    db: AsyncSession,
+    member: Member,
+    code: str = "",
+    returned: Annotated[str, Parameter(query="state")] = "",
+    error: str = "",
+) -> Any:
+    """Back from the instance: the code traded for a token, or why not."""
+    pending = request.session.pop(OAUTH, None) or {}
+    target_id = pending.get("target")
+    if not target_id or not returned or not secrets_compare(returned, pending.get("state", "")):
+        request.session[ERROR] = "This connection was not started here (or was already used)."
+        return Redirect("/p/crosspost/admin", status_code=303)
+    back = f"/p/crosspost/admin/targets/{target_id}"
+    if error:
+        request.session[ERROR] = f"The instance did not authorise the app ({error[:100]})."
+        return Redirect(back, status_code=303)
+    target = await targets.target_by_id(db, target_id)
+    try:
+        await oauth.finish(db, target, code, request.app.state.settings.secret_key)
+    except ServiceError as failure:
+        await undo(db, member)
+        request.session[ERROR] = failure.detail
+        return Redirect(back, status_code=303)
+    request.session[NOTICE] = f"{target.name} is connected to Mastodon."
+    return Redirect(back, status_code=303)
+
+
 # ---------------------------------------------------------------------------------------------
 # Moderators: the delivery log, approvals and retries
 
@@ -510,4 +565,6 @@ routes: list[Any] = [
     share_page,
     share_thread,
     mark_thread,
+    connect_target,
+    connected,
 ]

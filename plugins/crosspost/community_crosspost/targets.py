@@ -39,13 +39,21 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
     "webhook": {"url": "secret"},
 }
 REQUIRED = {
-    "mastodon": ("instance_url", "access_token"),
+    "mastodon": ("instance_url",),  # the token pasted, or got by connecting (``oauth``)
     "bluesky": ("handle", "app_password"),
     "discord": ("webhook_url",),
     "slack": ("webhook_url",),
     "webhook": ("url",),
 }
 URL_FIELDS = ("instance_url", "service", "webhook_url", "url")
+MAIN_SECRET = {
+    "mastodon": "access_token",
+    "bluesky": "app_password",
+    "discord": "webhook_url",
+    "slack": "webhook_url",
+    "webhook": "url",
+}
+"""The secret whose last characters the target shows (its hint)."""
 BLUESKY_SERVICE = "https://bsky.social"
 
 
@@ -206,9 +214,9 @@ async def save(
     if sealed:
         stored = secrets_of(target, secret_key) if target.secret else {}
         stored.update(sealed)
-        target.secret = secrets.seal(secret_key, _pack(stored))
-        if REQUIRED[kind][-1] in sealed:  # the kind's main secret, hinted (never shown)
-            target.secret_hint = secrets.hint(sealed[REQUIRED[kind][-1]])
+        store_secrets(target, stored, secret_key)
+        if MAIN_SECRET[kind] in sealed:  # the kind's main secret, hinted (never shown)
+            target.secret_hint = secrets.hint(sealed[MAIN_SECRET[kind]])
         target.session = ""  # new credentials: any kept session is stale
     for field, value in changes.items():
         setattr(target, field, value)
@@ -220,8 +228,9 @@ async def save(
     return target, shown_once
 
 
-def _pack(values: dict[str, str]) -> str:
-    return json.dumps(values, sort_keys=True)
+def store_secrets(target: Target, values: dict[str, str], secret_key: str) -> None:
+    """Seal ``values`` as the target's secrets (in the caller's transaction)."""
+    target.secret = secrets.seal(secret_key, json.dumps(values, sort_keys=True))
 
 
 def secrets_of(target: Target, secret_key: str, with_session: bool = False) -> dict[str, str]:

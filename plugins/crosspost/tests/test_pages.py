@@ -328,3 +328,45 @@ async def test_a_moderator_marks_a_thread_from_its_share_page(
         assert "Marked for sharing: 1 target will get it." in marked.text
         again = await post_form(client, f"/p/crosspost/threads/{thread.id}/mark", {}, page)
         assert again.status_code == 400 and "has not had this one already" in again.text
+
+
+async def test_an_admin_connects_mastodon_with_oauth(crosspost: Any, app: Any, fake: Any) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    fake.answers["/api/v1/apps"] = [(200, {}, {"client_id": "cid-1", "client_secret": "csec-1"})]
+    fake.answers["/oauth/token"] = [(200, {}, {"access_token": "oauth-token-abcd9876"})]
+    fake.answers["/api/v1/accounts/verify_credentials"] = [(200, {}, {"acct": "brand"})]
+    made = await crosspost.target(kind="mastodon", instance_url=fake.url)
+    page = f"/p/crosspost/admin/targets/{made['id']}"
+    async with browser(app) as client:
+        await sign_in(client, "admin")
+        assert "Connect with Mastodon" in (await client.get(page)).text
+        client.follow_redirects = False
+        gone = await post_form(client, f"{page}/connect", {}, page)
+        assert gone.status_code == 303
+        authorize = urlsplit(gone.headers["location"])
+        assert f"{authorize.scheme}://{authorize.netloc}" == fake.url
+        assert authorize.path == "/oauth/authorize"
+        query = parse_qs(authorize.query)
+        assert query["client_id"] == ["cid-1"] and query["response_type"] == ["code"]
+        assert query["redirect_uri"][0].endswith("/p/crosspost/oauth/mastodon/callback")
+        forged = await client.get(
+            "/p/crosspost/oauth/mastodon/callback", params={"code": "x", "state": "forged"}
+        )
+        assert forged.headers["location"] == "/p/crosspost/admin"  # and the state is used up
+        gone = await post_form(client, f"{page}/connect", {}, page)
+        state = parse_qs(urlsplit(gone.headers["location"]).query)["state"][0]
+        back = await client.get(
+            "/p/crosspost/oauth/mastodon/callback", params={"code": "the-code", "state": state}
+        )
+        assert back.headers["location"] == page
+        client.follow_redirects = True
+        shown = (await client.get(page)).text
+        assert "is connected to Mastodon" in shown and "••••9876" in shown
+    apps = [s for s in fake.seen if s.path == "/api/v1/apps"]
+    assert len(apps) == 1  # registered once, reused on the second connect
+    token = next(s for s in fake.seen if s.path == "/oauth/token").json()
+    assert (token["code"], token["client_secret"]) == ("the-code", "csec-1")
+    tested = (await crosspost.call("POST", f"/targets/{made['id']}/test")).json()
+    assert tested == {"ok": True, "detail": "Connected as @brand."}
+    assert fake.seen[-2].headers["authorization"] == "Bearer oauth-token-abcd9876"

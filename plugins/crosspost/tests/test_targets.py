@@ -75,8 +75,9 @@ async def test_rules_take_only_categories_open_to_everyone(crosspost: Any, app: 
         ({"kind": "slack", "webhook_url": "https://[::1]/x"}, "invalid_webhook_url"),
         (
             {"kind": "mastodon", "instance_url": "http://127.0.0.1:9", "access_token": ""},
-            "missing_fields",
+            "invalid_access_token",
         ),
+        ({"kind": "mastodon"}, "missing_fields"),
         ({"kind": "slack", "webhook_url": "http://127.0.0.1:9/x", "colour": 1}, "invalid_body"),
         (
             {"kind": "slack", "webhook_url": "http://127.0.0.1:9/x", "categories": [2**40]},
