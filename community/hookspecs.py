@@ -13,7 +13,8 @@ Seven kinds, as in ``docs/plugins.md``:
 - the **demo** hook fills the plugin's tables when ``community demo`` writes demo data;
 - **service** hooks answer other plugins through the core: ``record_audit`` keeps an audit
   entry, ``member_scores`` rates members' engagement (and ``best_time`` names the best time
-  to post), ``feature_enabled`` answers feature flags.
+  to post), ``feature_enabled`` answers feature flags, ``review_items`` brings a plugin's
+  pending decisions to the moderation inbox.
 
 Any hook may be a plain function or ``async def``, except visibility and slot hooks, which
 must answer at once (they run inside query building and template rendering).
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from community.accounts.models import Member
     from community.events import Event
     from community.forum.models import Category, Thread
-    from community.plugins import Gate, NavItem, Permission
+    from community.plugins import Gate, NavItem, Permission, ReviewItem
     from community.web.slots import Slot
 
 hookspec = pluggy.HookspecMarker("community")
@@ -74,6 +75,7 @@ CAPABILITIES: dict[str, str] = {
     "member_scores": "scores",
     "feature_enabled": "flags",
     "best_time": "scores",
+    "review_items": "reviews",
 }
 """The capability each hook needs. Capabilities without hooks (``outbound-network``,
 ``read-private-content``) are declared for admins to see before they enable a plugin."""
@@ -313,3 +315,10 @@ def best_time(db: AsyncSession, now: datetime) -> datetime | None:
     """The next time after ``now`` (timezone-aware UTC) when the community pays most
     attention to what is posted, or None when the plugin cannot tell. May be ``async def``.
     Asked when something is scheduled for "the best time" (a cross-post)."""
+
+
+@hookspec
+def review_items(db: AsyncSession, member: Member) -> list[ReviewItem] | None:
+    """What the plugin has waiting for ``member``'s decision as a moderator (drafts to
+    approve), as ``community.plugins.ReviewItem``s, or None. May be ``async def``. The
+    moderation plugin's inbox shows them, linking to where each is decided."""

@@ -116,6 +116,19 @@ class NavItem:
 
 
 @dataclass(frozen=True)
+class ReviewItem:
+    """Something of a plugin's waiting for a moderator's decision (a cross-post draft): shown
+    in the moderation inbox with a link to where it is decided."""
+
+    kind: str
+    """What it is, in a few words ("Cross-post draft")."""
+    title: str
+    url: str
+    created_at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Permission:
     """Something a plugin lets only some members do. Members whose role is in ``roles`` have
     it; admins grant it to groups on the Plugins page. Check it with ``allowed(member, name)``;
@@ -795,6 +808,25 @@ async def best_time(db: Any, now: datetime) -> datetime | None:
         if isinstance(answer, datetime) and answer.tzinfo is not None and answer > now:
             return answer
     return None
+
+
+async def review_items(db: Any, member: Any) -> list[ReviewItem]:
+    """What the enabled plugins have waiting for ``member``'s decision as a moderator (hook
+    ``review_items``), oldest first; a malformed answer counts as the plugin's error."""
+    current = _active.get()
+    if current is None or not current.enabled or member is None:
+        return []
+    found: list[ReviewItem] = []
+    for name, answer in await current.plugins.acall(
+        "review_items", current.enabled, db=db, member=member
+    ):
+        if answer is None:
+            continue
+        if not isinstance(answer, list) or not all(isinstance(i, ReviewItem) for i in answer):
+            current.plugins._failed(name, "review_items", TypeError(f"not ReviewItems: {answer!r}"))
+            continue
+        found.extend(answer)
+    return sorted(found, key=lambda item: item.created_at)
 
 
 def feature_enabled(member: Any, key: str) -> bool:

@@ -553,3 +553,18 @@ async def test_the_best_time_to_post_comes_from_the_plugin_that_knows(app):
         site = await accounts.instance_settings(db, "Testers")
         with plugin_api.activated(app.state.plugins, site):
             assert await plugin_api.best_time(db, now) == datetime(2026, 12, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.hook("review_items")
+async def test_review_items_gather_what_plugins_have_waiting(app):
+    from community.plugins import ReviewItem
+
+    mod = await make_member(app, "mod", role="moderator")
+    alice = await make_member(app, "alice")
+    await enable(app, "hello")
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, "Testers")
+        with plugin_api.activated(app.state.plugins, site):
+            [item] = await plugin_api.review_items(db, mod)
+            assert isinstance(item, ReviewItem) and item.url == "/p/hello/page"
+            assert await plugin_api.review_items(db, alice) == []

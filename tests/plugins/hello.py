@@ -45,6 +45,7 @@ MANIFEST = Manifest(
         "audit",
         "scores",
         "flags",
+        "reviews",
     },
 )
 
@@ -252,3 +253,15 @@ def best_time(now: Any) -> Any:
     from datetime import timedelta
 
     return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+@hookimpl
+def review_items(member: Any) -> Any:
+    """One greeting to review, for moderators."""
+    from datetime import UTC, datetime
+
+    from community.plugins import ReviewItem
+
+    if not member.is_staff:
+        return None
+    return [ReviewItem("Greeting", "Say hi?", "/p/hello/page", datetime(2026, 1, 1, tzinfo=UTC))]

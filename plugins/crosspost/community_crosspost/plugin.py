@@ -34,6 +34,7 @@ MANIFEST = Manifest(
         "settings",
         "jobs",
         "events",
+        "reviews",
         "outbound-network",
     },
 )
@@ -104,3 +105,8 @@ async def track_event(event: Event) -> None:
             await shares.by_rules(db, event.thread_id)
         else:
             await delivery.followed(db, event.thread_id, action)
+
+
+@hookimpl
+async def review_items(db: Any, member: Any) -> list[Any]:
+    return await shares.drafts(db, member)

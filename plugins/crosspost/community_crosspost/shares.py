@@ -337,3 +337,30 @@ async def preview(db: AsyncSession, target: Target, thread_id: Any, base_url: st
     if found is None:
         raise bad("not_shareable", "This thread is not open to every member: it is never shared.")
     return delivery.rendered_for(target, await delivery.source(db, *found, base_url))
+
+
+async def drafts(db: AsyncSession, member: Member) -> list[Any]:
+    """The drafts waiting for a moderator's approval, as the moderation inbox lists them
+    (the core's ``review_items``), for staff only."""
+    from community.plugins import ReviewItem
+
+    if not member.is_staff:
+        return []
+    rows = await db.execute(
+        select(Delivery, Target.name, Thread.title)
+        .join(Target, Target.id == Delivery.target_id)
+        .join(Thread, Thread.id == Delivery.thread_id)
+        .where(Delivery.status == DRAFT, visibility.threads(member))
+        .order_by(Delivery.created_at)
+        .limit(100)
+    )
+    return [
+        ReviewItem(
+            "Cross-post draft",
+            title,
+            f"/p/crosspost/admin/deliveries#draft-{delivery.id}",
+            delivery.created_at,
+            f"to {name}",
+        )
+        for delivery, name, title in rows
+    ]

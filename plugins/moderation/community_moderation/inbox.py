@@ -658,6 +658,7 @@ async def _inbox_page(
         canned_replies=await canned.list_canned(db),
         error=error,
         me_away=await wellbeing.is_away(db, member),
+        reviews=await plugins.review_items(db, member),
     )
 
 
