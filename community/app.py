@@ -59,6 +59,13 @@ from community.web.sessions import SessionConfig
 log = logging.getLogger("community")
 
 
+def _listeners_ended(task: asyncio.Task[Any]) -> None:
+    """The plugins' listeners stopped before shutdown (their channel failed): say so; their
+    plugins fall back on their own slower checks until the process restarts."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("plugin listeners stopped: %r", task.exception())
+
+
 class RedactTokens(logging.Filter):
     """Keeps invite and feed tokens out of the access log: they are as good as a password."""
 
@@ -267,6 +274,8 @@ def create_app(
         """The plugins' listeners (hook ``register_listeners``), in one task."""
         found = plugins.listeners()
         app.state.listeners = [asyncio.create_task(live.listen(channels, found))] if found else []
+        for task in app.state.listeners:
+            task.add_done_callback(_listeners_ended)
 
     async def stop_listeners(app: Litestar) -> None:
         for task in app.state.listeners:

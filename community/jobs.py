@@ -493,7 +493,8 @@ class JobRunner:
             await self._record_failure(row, job, _error_text())
 
     async def _run_and_mark_done(self, row: OutboxJob, job: Job) -> None:
-        """The job's work and the done mark, in one transaction; events are told after it."""
+        """The job's work and the done mark, in one transaction (an atomic job; the others
+        go to ``_run_then_mark_done``); events are told after it."""
         if not job.atomic:
             await self._run_then_mark_done(row, job)
             return

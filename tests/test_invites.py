@@ -435,3 +435,20 @@ async def test_a_new_member_lands_on_the_invite_landing_page(client, app, admin)
         {"username": "Bob", "password": PASSWORD, "password_confirm": PASSWORD, "email": ""},
     )
     assert response.status_code == 200 and response.url.path == "/categories"
+
+
+async def test_only_admins_set_a_message_or_landing_and_nobody_uses_a_link_twice(
+    client, app, admin
+):
+    async with app.state.sessionmaker() as db:
+        await services.update_instance_settings(db, {"invite_policy": "members"})
+    await make_member(app, "bob")
+    bob = await api_token(app, "bob")
+    for field, value in (("message", "From the admins!"), ("landing", "/categories")):
+        got = await client.post("/api/v1/invites", json={field: value}, headers=bob)
+        assert got.status_code == 403 and "Only admins" in got.json()["detail"]
+    token = await make_invite(app, admin, max_uses=3)
+    made = await register(client, token, username="carol")
+    carol = {"Authorization": f"Bearer {made.json()['token']}"}
+    again = await client.post("/api/v1/invites/accept", json={"invite": token}, headers=carol)
+    assert again.status_code == 409 and again.json()["error"] == "invite_accepted"

@@ -553,6 +553,12 @@ async def create_invite(
             raise ServiceError("invite_not_allowed", reason, 403)
         if groups and not creator.is_admin:
             raise ServiceError("invite_not_allowed", "Only admins can add invitees to groups.", 403)
+        if (message or landing) and not creator.is_admin:
+            raise ServiceError(
+                "invite_not_allowed",
+                "Only admins can give an invite a message or a landing page.",
+                403,
+            )
     uses = _int(max_uses, "max_uses", 1, 10_000)
     if expires_in is not None and expires_in <= timedelta(0):
         raise ServiceError("invalid_expires", "Invites must expire in the future.", 422)
@@ -717,7 +723,9 @@ def check_invitee(invite: Invite, email: str | None) -> None:
 
 
 async def accepted(db: AsyncSession, invite: Invite, member: Member) -> bool:
-    """Whether ``member`` already accepted ``invite``."""
+    """Whether ``member`` already used ``invite``: accepted it, or registered with it."""
+    if member.invite_id == invite.id:
+        return True
     found = await db.get(InviteAcceptance, (invite.id, member.id))
     return found is not None
 

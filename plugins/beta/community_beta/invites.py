@@ -17,7 +17,7 @@ from community import plugins
 from community.accounts import services
 from community.accounts.models import Invite, InviteAcceptance, Member
 from community.errors import ServiceError
-from community.events import Event, InviteRedeemed
+from community.events import Event, InviteRedeemed, MemberJoined
 from community.forum.services import check_id
 from community_beta import participants, programs
 from community_beta.models import (
@@ -163,14 +163,14 @@ def link_json(
 
 
 async def track(event: Event) -> None:
-    """The core told that someone used an invite: act on it if it is a program's link."""
-    if not isinstance(event, InviteRedeemed):
+    """The core told that someone used an invite (``InviteRedeemed``), or that an account a
+    gate held was approved (``MemberJoined``): act on the program links they used. An
+    account still waiting for approval takes no place yet."""
+    if not isinstance(event, InviteRedeemed | MemberJoined) or event.invite_id is None:
         return
     async with plugins.session() as db:
-        if await db.get(ProgramInvite, event.invite_id) is None:
-            return
         member = await db.get(Member, event.member_id)
-        if member is not None:
+        if member is not None and not member.is_pending:
             await catch_up(db, member)
 
 
@@ -194,23 +194,25 @@ async def catch_up(db: AsyncSession, member: Member) -> None:
             )
         )
     )
-    for found in pending:
+    links = [(found.invite_id, found.program_id) for found in pending]
+    member_id = member.id
+    for invite_id, program_id in links:
         try:
-            await _use(db, found, member)
+            await _use(db, invite_id, program_id, await db.get(Member, member_id))
         except IntegrityError:
             await db.rollback()  # the other path acted on it at the same moment
-    if pending:
-        await db.refresh(member)  # the commits expired it; the caller's page still reads it
+    if links:
+        await db.refresh(member)  # a rollback expired it; the caller's page still reads it
 
 
-async def _use(db: AsyncSession, found: ProgramInvite, member: Member) -> None:
-    """Enrol ``member`` through the link ``found``: joined, waiting when full, or nothing
+async def _use(db: AsyncSession, invite_id: int, program_id: int, member: Any) -> None:
+    """Enrol ``member`` through the program's link: joined, waiting when full, or nothing
     when the program closed; the use is written in the same commit."""
-    program = await db.get(Program, found.program_id)
-    invite = await db.get(Invite, found.invite_id)
-    if program is None or invite is None:
+    program = await db.get(Program, program_id)
+    invite = await db.get(Invite, invite_id)
+    if program is None or invite is None or member is None:
         return
-    use = InviteUse(invite_id=found.invite_id, member_id=member.id, outcome=JOINED)
+    use = InviteUse(invite_id=invite_id, member_id=member.id, outcome=JOINED)
     db.add(use)
     if program.status in (GRADUATED, ARCHIVED):
         use.outcome = CLOSED

@@ -17,11 +17,12 @@ from typing import Any
 
 import nh3
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 
 from community import plugins
 from community.accounts.models import Member
 from community.db import utcnow
+from community.errors import ServiceError
 from community.events import emit
 from community.forum import notify
 from community.forum.models import Category
@@ -35,6 +36,7 @@ from community_crosspost.models import (
     DELETED,
     RETRYING,
     SCHEDULED,
+    SENDING,
     SENT,
     Delivery,
     Target,
@@ -73,13 +75,8 @@ def rendered_for(target: Target, found: render.Source) -> render.Rendered:
 async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
     db = ctx.db
     delivery = await db.get(Delivery, delivery_id)
-    if delivery is None or delivery.status not in (SCHEDULED, RETRYING):
+    if delivery is None:
         return
-    if delivery.attempts not in (attempt, attempt + 1):
-        return  # a stale job: a later attempt is scheduled
-    # attempts == attempt + 1: this attempt was counted, then its process died before the
-    # answer was written; it goes again (the idempotency key keeps Mastodon and webhook
-    # receivers from taking it twice).
     target = await db.get(Target, delivery.target_id)
     settings = plugins.settings("crosspost")
     now = utcnow()
@@ -92,17 +89,27 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
             db, delivery, CANCELLED, "Not sent: the thread is no longer open to every member."
         )
         return
-    if target.next_send_at is not None and target.next_send_at > now:
-        wait = (target.next_send_at - now).total_seconds()
+    if not await _take_turn(db, target, now, settings.min_interval):
+        wait = max((target.next_send_at - now).total_seconds(), 1) if target.next_send_at else 1
         await enqueue(db, shares.JOB, delay=wait, delivery_id=delivery.id, attempt=attempt)
         await db.commit()
         return
     thread, post = found
     rendered = rendered_for(target, await source(db, thread, post, ctx.settings.base_url))
-    creds = targets.secrets_of(target, ctx.settings.secret_key, with_session=True)
-    target.next_send_at = now + timedelta(seconds=settings.min_interval)
-    delivery.text, delivery.attempts, delivery.updated_at = rendered.text, attempt + 1, now
+    try:
+        creds = targets.secrets_of(target, ctx.settings.secret_key, with_session=True)
+    except ServiceError as error:
+        creds = {}
+        unreadable = outbound.Outcome("permanent", None, None, error.detail)
+    else:
+        unreadable = None
+    if not await _claim(db, delivery, attempt, rendered.text, resumed=ctx.attempt > 1):
+        await db.rollback()
+        return  # sent, cancelled, or taken by another run meanwhile: nothing to do
     await db.commit()  # the attempt is counted before the network is asked
+    if unreadable is not None:
+        await _failed(db, ctx, delivery, target, unreadable, settings.max_attempts)
+        return
     try:
         posted = await networks.post(target, creds, rendered, delivery.key, settings.hosts())
     except networks.Failed as failure:
@@ -115,6 +122,41 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
     delivery.updated_at = utcnow()
     emit(db, DeliverySent(delivery.id, target.id, delivery.thread_id, target.kind))
     await db.commit()
+
+
+async def _take_turn(db: Any, target: Target, now: Any, interval: int) -> bool:
+    """Pacing: take the target's next slot (one UPDATE, so two deliveries cannot both take
+    it), or False when the last delivery to it was less than ``interval`` seconds ago."""
+    taken = await db.execute(
+        update(Target)
+        .where(
+            Target.id == target.id,
+            or_(Target.next_send_at.is_(None), Target.next_send_at <= now),
+        )
+        .values(next_send_at=now + timedelta(seconds=interval))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount == 1)
+
+
+async def _claim(db: Any, delivery: Delivery, attempt: int, text: str, resumed: bool) -> bool:
+    """Mark the delivery as being sent by this attempt (one conditional UPDATE): only a
+    delivery still due at ``attempt`` is taken, so a second job, a cancel or a send made
+    meanwhile wins. A job the runner runs again after its process died (``resumed``) takes
+    back its own attempt, left "sending"."""
+    due = and_(Delivery.status.in_((SCHEDULED, RETRYING)), Delivery.attempts == attempt)
+    if resumed:
+        due = or_(due, and_(Delivery.status == SENDING, Delivery.attempts == attempt + 1))
+    claimed = await db.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, due)
+        .values(status=SENDING, attempts=attempt + 1, text=text, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    delivery.status, delivery.attempts, delivery.text = SENDING, attempt + 1, text
+    return True
 
 
 async def _end(db: Any, delivery: Delivery, status: str, reason: str) -> None:

@@ -45,23 +45,25 @@ class Target(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-DRAFT, SCHEDULED, RETRYING, SENT, DEAD, CANCELLED, DELETED = (
+DRAFT, SCHEDULED, SENDING, RETRYING, SENT, DEAD, CANCELLED, DELETED = (
     "draft",
     "scheduled",
+    "sending",
     "retrying",
     "sent",
     "dead",
     "cancelled",
     "deleted",
 )
-STATUSES = (DRAFT, SCHEDULED, RETRYING, SENT, DEAD, CANCELLED, DELETED)
+STATUSES = (DRAFT, SCHEDULED, SENDING, RETRYING, SENT, DEAD, CANCELLED, DELETED)
 
 
 class Delivery(Base):
     """One thread shared to one target: waiting for approval (draft), due at ``due_at``,
-    retrying, sent (with the remote post's id and link), dead after a permanent error or too
-    many attempts, cancelled, or deleted remotely after the thread was hidden. ``key`` is
-    the idempotency key sent with it (and checked before a retry posts again)."""
+    being sent, retrying, sent (with the remote post's id and link), dead after a permanent
+    error or too many attempts, cancelled, or deleted remotely after the thread was hidden.
+    ``key`` is the idempotency key sent with every attempt (Mastodon's Idempotency-Key, a
+    webhook's webhook-id), so a network that honours it takes a repeated attempt once."""
 
     __tablename__ = "crosspost_deliveries"
     __table_args__ = (

@@ -7,6 +7,7 @@ permanent ones. Secrets (``creds``) go only into the request, never into a reaso
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,11 +110,9 @@ async def mastodon_limits(target: Target, hosts: frozenset[str]) -> dict[str, in
 # -- posting -----------------------------------------------------------------------------------
 
 
-async def post(
+async def _post(
     target: Target, creds: dict[str, str], rendered: Rendered, key: str, hosts: frozenset[str]
 ) -> Posted:
-    """Send ``rendered`` to the target; ``key`` is the delivery's idempotency key (Mastodon's
-    ``Idempotency-Key``, a signed webhook's ``webhook-id``)."""
     if target.kind == "mastodon":
         url, headers = _mastodon(target, creds, "/api/v1/statuses")
         response = await call(
@@ -173,7 +172,7 @@ EDITABLE = ("mastodon", "discord")
 """The networks whose posts can be changed or removed later."""
 
 
-async def edit(
+async def _edit(
     target: Target, creds: dict[str, str], remote_id: str, rendered: Rendered, hosts: frozenset[str]
 ) -> None:
     if target.kind == "mastodon":
@@ -186,7 +185,7 @@ async def edit(
         await call("PATCH", url, hosts, json_body=rendered.payload)
 
 
-async def delete(
+async def _delete(
     target: Target, creds: dict[str, str], remote_id: str, hosts: frozenset[str]
 ) -> None:
     if target.kind == "mastodon":
@@ -204,7 +203,7 @@ def _message_url(webhook_url: str, message_id: str) -> str:
 # -- send test -------------------------------------------------------------------------------
 
 
-async def check(target: Target, creds: dict[str, str], hosts: frozenset[str], site: str) -> str:
+async def _check(target: Target, creds: dict[str, str], hosts: frozenset[str], site: str) -> str:
     """Whether the target works, said in a sentence; Failed when it does not. Mastodon and
     Discord are asked who the credentials belong to (nothing is posted); Slack and a
     signed webhook get a test message."""
@@ -265,7 +264,9 @@ async def _bluesky(target: Target, creds: dict[str, str], hosts: frozenset[str])
     if creds.get("session"):
         try:
             await made.client.login(session_string=creds["session"], fetch_bsky_profile=False)
-            return made
+            return await _checked_pds(made, hosts)
+        except Failed:
+            raise
         except Exception:  # a session gone stale: sign in again
             made.sessions.clear()
     try:
@@ -274,6 +275,19 @@ async def _bluesky(target: Target, creds: dict[str, str], hosts: frozenset[str])
         )
     except Exception as error:
         raise Failed(_atproto_outcome(error, creds)) from None
+    return await _checked_pds(made, hosts)
+
+
+async def _checked_pds(made: _Bluesky, hosts: frozenset[str]) -> _Bluesky:
+    """The service may send the client on to the account's own server (its PDS, named in
+    the session): that address passes the same outbound check before anything goes there."""
+    base = str(made.client._base_url).removesuffix("/xrpc")
+    try:
+        await outbound.check_url(base, allowed_hosts=hosts)
+    except outbound.OutboundError as error:
+        raise Failed(
+            outbound.Outcome("permanent", None, None, f"The account's server: {error.reason}")
+        ) from None
     return made
 
 
@@ -311,3 +325,52 @@ def _atproto_outcome(error: Exception, creds: dict[str, str]) -> outbound.Outcom
         content=content if isinstance(content, bytes) else json.dumps(content).encode(),
     )
     return outbound.classify(rebuilt, secrets=[v for v in creds.values() if v])
+
+
+# -- the entry points: every reason a failure gives is said without the target's secrets ------
+
+
+def _hidden(failure: Failed, creds: dict[str, str]) -> Failed:
+    """``failure`` with the target's secrets blanked out of its reason."""
+    reason = failure.outcome.reason
+    for value in creds.values():
+        if isinstance(value, str) and len(value) >= 4:
+            reason = reason.replace(value, "[secret]")
+    return Failed(dataclasses.replace(failure.outcome, reason=reason))
+
+
+async def post(
+    target: Target, creds: dict[str, str], rendered: Rendered, key: str, hosts: frozenset[str]
+) -> Posted:
+    """Send ``rendered`` to the target; ``key`` is the delivery's idempotency key (Mastodon's
+    ``Idempotency-Key``, a signed webhook's ``webhook-id``)."""
+    try:
+        return await _post(target, creds, rendered, key, hosts)
+    except Failed as failure:
+        raise _hidden(failure, creds) from None
+
+
+async def edit(
+    target: Target, creds: dict[str, str], remote_id: str, rendered: Rendered, hosts: frozenset[str]
+) -> None:
+    try:
+        await _edit(target, creds, remote_id, rendered, hosts)
+    except Failed as failure:
+        raise _hidden(failure, creds) from None
+
+
+async def delete(
+    target: Target, creds: dict[str, str], remote_id: str, hosts: frozenset[str]
+) -> None:
+    try:
+        await _delete(target, creds, remote_id, hosts)
+    except Failed as failure:
+        raise _hidden(failure, creds) from None
+
+
+async def check(target: Target, creds: dict[str, str], hosts: frozenset[str], site: str) -> str:
+    """Whether the target works, said in a sentence; Failed when it does not."""
+    try:
+        return await _check(target, creds, hosts, site)
+    except Failed as failure:
+        raise _hidden(failure, creds) from None

@@ -12,7 +12,7 @@ import secrets as random_secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import plugins
@@ -69,10 +69,10 @@ async def shareable(db: AsyncSession, thread_id: int) -> tuple[Thread, Post] | N
 
 
 def _key(target_id: int, thread_id: int, reason: str) -> str:
-    """The delivery's idempotency key: fixed for a rule's share and a mark's (a thread goes
-    once per target each way), random for a share by hand."""
-    if reason in ("rule", "mark"):
-        seed = f"{reason}:{target_id}:{thread_id}"
+    """The delivery's idempotency key: fixed for a rule's share (a thread goes once per
+    target by rule), random otherwise."""
+    if reason == "rule":
+        seed = f"rule:{target_id}:{thread_id}"
         return hashlib.sha256(seed.encode()).hexdigest()[:40]
     return random_secrets.token_hex(20)
 
@@ -200,7 +200,7 @@ async def share(db: AsyncSession, member: Member, thread_id: Any, data: Any) -> 
     if not isinstance(ids, list) or not ids or len(ids) > 50:
         raise bad("invalid_targets", "targets is a list of target ids.", "targets")
     chosen = []
-    for target_id in ids:
+    for target_id in dict.fromkeys(ids):  # each target once, however often named
         target = await db.get(Target, targets_id(target_id))
         if target is None:
             raise bad("unknown_target", f"No target has the id {target_id}.", "targets")
@@ -268,33 +268,49 @@ async def mark(db: AsyncSession, member: Member, thread_id: Any) -> list[Deliver
     return made
 
 
+async def _move(
+    db: AsyncSession, delivery: Delivery, before: tuple[str, ...], **values: Any
+) -> bool:
+    """Change the delivery only while its status is one of ``before`` (one conditional
+    UPDATE, so two moderators, or a moderator and a running job, cannot both act)."""
+    moved = await db.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status.in_(before))
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        await db.rollback()
+        await db.refresh(delivery)
+        return False
+    for name, value in values.items():
+        setattr(delivery, name, value)
+    return True
+
+
 async def approve(db: AsyncSession, member: Member, delivery: Delivery) -> Delivery:
     """A moderator approves a draft: it is scheduled (at once, or at its time); commits."""
-    if delivery.status != DRAFT:
+    due = max(delivery.due_at, utcnow())
+    if not await _move(
+        db, delivery, (DRAFT,), status=SCHEDULED, approved_by_id=member.id, due_at=due
+    ):
         raise bad("not_draft", f"This share is {delivery.status}, not waiting for approval.")
-    delivery.status = SCHEDULED
-    delivery.approved_by_id = member.id
-    delivery.due_at = max(delivery.due_at, utcnow())
-    delivery.updated_at = utcnow()
     await schedule(db, delivery)
     await db.commit()
     return delivery
 
 
 async def cancel(db: AsyncSession, delivery: Delivery) -> Delivery:
-    if delivery.status not in (DRAFT, SCHEDULED):
+    if not await _move(db, delivery, (DRAFT, SCHEDULED), status=CANCELLED):
         raise bad("not_cancellable", f"This share is {delivery.status}: it cannot be cancelled.")
-    delivery.status, delivery.updated_at = CANCELLED, utcnow()
     await db.commit()
     return delivery
 
 
 async def retry(db: AsyncSession, delivery: Delivery) -> Delivery:
     """A dead delivery tried again now (its attempts start over); commits."""
-    if delivery.status != DEAD:
+    if not await _move(db, delivery, (DEAD,), status=SCHEDULED, attempts=0, due_at=utcnow()):
         raise bad("not_dead", f"This share is {delivery.status}: only dead ones are retried.")
-    delivery.status, delivery.attempts = SCHEDULED, 0
-    delivery.due_at = delivery.updated_at = utcnow()
     await schedule(db, delivery)
     await db.commit()
     return delivery

@@ -211,13 +211,18 @@ async def save(
         if kind == "webhook":
             shown_once = signing_secret()
             sealed["signing_secret"] = shown_once
-    if sealed:
+    moved = any(config.get(f) != (target.config or {}).get(f) for f in ("instance_url", "service"))
+    if sealed or moved:
         stored = secrets_of(target, secret_key) if target.secret else {}
+        if moved:  # another server: what the old one gave (a token, an app) is not for it
+            for name in ("access_token", "client_id", "client_secret", "redirect_uri"):
+                stored.pop(name, None)
+            target.secret_hint = ""
         stored.update(sealed)
         store_secrets(target, stored, secret_key)
         if MAIN_SECRET[kind] in sealed:  # the kind's main secret, hinted (never shown)
             target.secret_hint = secrets.hint(sealed[MAIN_SECRET[kind]])
-        target.session = ""  # new credentials: any kept session is stale
+        target.session = ""  # new credentials or server: any kept session is stale
     for field, value in changes.items():
         setattr(target, field, value)
     target.config = config

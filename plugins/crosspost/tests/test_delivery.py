@@ -6,6 +6,7 @@ Idempotency-Key, Discord pinging nobody)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -316,27 +317,52 @@ async def _opening_post_id(app: Any, thread_id: int) -> int:
 
 
 async def test_an_attempt_cut_short_goes_again_once(crosspost: Any, app: Any, fake: Any) -> None:
-    """The attempt was counted, then its process died before the answer was written: the
-    job runs again and sends (with the same idempotency key); a stale job does nothing."""
+    """The attempt was taken ("sending"), then its process died before the answer was
+    written: the runner runs the job again and it sends (with the same idempotency key);
+    a second job for the same attempt, or a stale one, does nothing."""
+    from community.jobs import OutboxJob, enqueue
+
     toot = await crosspost.target(kind="mastodon", instance_url=fake.url, access_token="t" * 20)
     thread = await make_thread(app, "admin", title="Interrupted", category="General")
     await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [toot["id"]]})
     async with app.state.sessionmaker() as db:
-        await db.execute(update(Delivery).values(attempts=1))  # counted, never answered
+        await db.execute(update(Delivery).values(status="sending", attempts=1))
+        await enqueue(db, "crosspost.deliver", delivery_id=1, attempt=0)  # a duplicate job
         await db.commit()
+    await crosspost.run_jobs()  # first runs of both jobs: neither takes a "sending" one
+    assert fake.seen == []
+    async with app.state.sessionmaker() as db:  # the runner runs the first job again
+        await db.execute(
+            update(OutboxJob).where(OutboxJob.id == 1).values(state="pending", attempts=1)
+        )
+        await db.commit()
+    await _due_now(app)
     await crosspost.run_jobs()
     [delivery] = await _deliveries(app)
     assert (delivery.status, delivery.attempts) == ("sent", 1)
     keys = [s.headers["idempotency-key"] for s in fake.seen if s.path == "/api/v1/statuses"]
     assert keys == [delivery.key]
-    from community.jobs import enqueue
 
-    async with app.state.sessionmaker() as db:  # a stale job of an earlier attempt
-        await db.execute(update(Delivery).values(status="retrying", attempts=3))
-        await enqueue(db, "crosspost.deliver", delivery_id=delivery.id, attempt=1)
+
+async def test_a_double_approve_or_a_cancel_while_sending_changes_nothing(
+    crosspost: Any, app: Any, fake: Any, moderator: Any
+) -> None:
+    target = await crosspost.target(kind="slack", webhook_url=f"{fake.url}/s", approval=True)
+    thread = await make_thread(app, "admin", title="Twice", category="General")
+    await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [target["id"]]})
+    [delivery] = await _deliveries(app)
+    first, second = await asyncio.gather(
+        crosspost.call("POST", f"/deliveries/{delivery.id}/approve", moderator),
+        crosspost.call("POST", f"/deliveries/{delivery.id}/approve", moderator),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 400]
+    async with app.state.sessionmaker() as db:
+        await db.execute(update(Delivery).values(status="sending"))
         await db.commit()
+    cancelled = await crosspost.call("POST", f"/deliveries/{delivery.id}/cancel", moderator)
+    assert cancelled.status_code == 400 and cancelled.json()["error"] == "not_cancellable"
     await crosspost.run_jobs()
-    assert len([s for s in fake.seen if s.path == "/api/v1/statuses"]) == 1
+    assert fake.seen == []  # the job finds it taken already
 
 
 async def test_best_time_without_analytics_is_the_setting(
@@ -411,3 +437,55 @@ async def test_deliveries_to_one_target_are_spaced(crosspost: Any, app: Any, fak
     assert statuses == ["scheduled", "sent"]
     waiting = next(d for d in await _deliveries(app) if d.status == "scheduled")
     assert waiting.attempts == 0
+
+
+async def test_bluesky_never_follows_its_service_to_a_private_address(
+    crosspost: Any, app: Any, fake: Any
+) -> None:
+    did_doc = {
+        "id": "did:plc:brand",
+        "service": [
+            {
+                "id": "#atproto_pds",
+                "type": "AtprotoPersonalDataServer",
+                "serviceEndpoint": "https://10.0.0.5",
+            }
+        ],
+    }
+    fake.answers["/xrpc/com.atproto.server.createSession"] = [
+        (
+            200,
+            {},
+            {
+                "accessJwt": _jwt("com.atproto.access", 7200),
+                "refreshJwt": _jwt("com.atproto.refresh", 86400),
+                "handle": "brand.test",
+                "did": "did:plc:brand",
+                "didDoc": did_doc,
+            },
+        )
+    ]
+    sky = await crosspost.target(
+        kind="bluesky", handle="brand.test", app_password="abcd-efgh-ijkl-mnop", service=fake.url
+    )
+    thread = await make_thread(app, "admin", title="Elsewhere", category="General")
+    await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [sky["id"]]})
+    await crosspost.run_jobs()
+    [delivery] = await _deliveries(app)
+    assert delivery.status == "dead"
+    assert delivery.last_error.startswith("The account's server:")
+    assert [s.path for s in fake.seen] == ["/xrpc/com.atproto.server.createSession"]
+
+
+async def test_a_short_secret_in_an_answer_is_not_repeated(
+    crosspost: Any, app: Any, fake: Any
+) -> None:
+    """A network echoing the token in its error: the reason stored and shown hides it."""
+    fake.answers["/api/v1/statuses"] = [(401, {}, {"error": "token tok-1234 is revoked"})]
+    toot = await crosspost.target(kind="mastodon", instance_url=fake.url, access_token="tok-1234")
+    thread = await make_thread(app, "admin", title="Echo", category="General")
+    await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [toot["id"]]})
+    await crosspost.run_jobs()
+    [delivery] = await _deliveries(app)
+    assert delivery.status == "dead" and "tok-1234" not in delivery.last_error
+    assert "[secret]" in delivery.last_error

@@ -136,3 +136,20 @@ async def test_send_test_says_whether_a_target_works(crosspost: Any, fake: Any) 
     hook = await crosspost.target(kind="slack", webhook_url=f"{fake.url}/hook")
     failed = (await crosspost.call("POST", f"/targets/{hook['id']}/test")).json()
     assert failed["ok"] is False and failed["detail"].startswith("401")
+
+
+async def test_a_new_instance_forgets_the_old_ones_token(
+    crosspost: Any, app: Any, fake: Any
+) -> None:
+    from community_crosspost import targets
+
+    made = await crosspost.target(kind="mastodon", instance_url=fake.url, access_token="t" * 20)
+    moved = await crosspost.call(
+        "PATCH", f"/targets/{made['id']}", json={"instance_url": "http://127.0.0.1:9"}
+    )
+    assert moved.status_code == 200 and moved.json()["secret_hint"] == ""
+    async with app.state.sessionmaker() as db:
+        stored = await db.get(Target, made["id"])
+        assert "access_token" not in targets.secrets_of(stored, app.state.settings.secret_key)
+    renamed = await crosspost.call("PATCH", f"/targets/{made['id']}", json={"name": "Same"})
+    assert renamed.status_code == 200
