@@ -41,6 +41,7 @@ async def start(
     stored = targets.secrets_of(target, secret_key)
     redirect_uri = base_url + CALLBACK
     if not stored.get("client_id") or stored.get("redirect_uri") != redirect_uri:
+        await db.commit()  # no transaction held while the instance answers
         try:
             response = await networks.call(
                 "POST",
@@ -85,6 +86,7 @@ async def finish(db: AsyncSession, target: Target, code: Any, secret_key: str) -
     stored = targets.secrets_of(target, secret_key)
     if not stored.get("client_id"):
         raise bad("This target has no registered app: connect again.")
+    await db.commit()  # no transaction held while the instance answers
     try:
         response = await networks.call(
             "POST",

@@ -447,10 +447,7 @@ async def _share_page(
     choices = []
     refused = None
     if await shares.shareable(db, thread.id) is None:
-        refused = (
-            "This thread is not open to every member (a private or gated category, a private "
-            "conversation, or hidden or held): it is never shared."
-        )
+        refused = shares.NOT_SHAREABLE
     else:
         base_url = request.app.state.settings.base_url
         enabled = select(Target).where(Target.enabled.is_(True)).order_by(Target.name, Target.id)

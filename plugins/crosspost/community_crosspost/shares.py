@@ -68,6 +68,25 @@ async def shareable(db: AsyncSession, thread_id: int) -> tuple[Thread, Post] | N
     return (row[0], row[1]) if row is not None else None
 
 
+NOT_SHAREABLE = (
+    "This thread is not open to every member (a private or gated category, a private "
+    "conversation, or hidden or held): it is never shared."
+)
+
+
+async def shareable_for(db: AsyncSession, member: Member, thread_id: Any) -> tuple[Thread, Post]:
+    """The thread ``member`` asks to share and its opening post: a 404 for a thread they
+    cannot see, a 400 for one not open to every member."""
+    thread_id = check_id(thread_id, "thread")
+    seen = select(Thread.id).where(Thread.id == thread_id, visibility.threads(member))
+    if await db.scalar(seen) is None:
+        raise ServiceError("not_found", "No such thread.", 404)
+    found = await shareable(db, thread_id)
+    if found is None:
+        raise bad("not_shareable", NOT_SHAREABLE)
+    return found
+
+
 def _key(target_id: int, thread_id: int, reason: str) -> str:
     """The delivery's idempotency key: fixed for a rule's share (a thread goes once per
     target by rule), random otherwise."""
@@ -207,19 +226,7 @@ async def share(db: AsyncSession, member: Member, thread_id: Any, data: Any) -> 
         if not target.enabled:
             raise bad("target_disabled", f"{target.name} is turned off.", "targets")
         chosen.append(target)
-    thread_id = check_id(thread_id, "thread")
-    visible = await db.scalar(
-        select(Thread.id).where(Thread.id == thread_id, visibility.threads(member))
-    )
-    if visible is None:
-        raise ServiceError("not_found", "No such thread.", 404)
-    found = await shareable(db, thread_id)
-    if found is None:
-        raise bad(
-            "not_shareable",
-            "This thread is not open to every member (a private or gated category, a private "
-            "conversation, or hidden or held): it is never shared.",
-        )
+    found = await shareable_for(db, member, thread_id)
     at = data.get("at")
     due = _when(at, await best_time(db) if at == "best" else utcnow())
     made = [await _add(db, target, found[0], "manual", due, member) for target in chosen]
@@ -231,19 +238,8 @@ async def mark(db: AsyncSession, member: Member, thread_id: Any) -> list[Deliver
     """A moderator marks a thread for sharing: one delivery to each enabled target that
     takes marked threads (``on_mark``) and has not had it yet, now (or as a draft where the
     target asks for review); commits. A 400 when no target takes it."""
-    thread_id = check_id(thread_id, "thread")
-    if (
-        await db.scalar(select(Thread.id).where(Thread.id == thread_id, visibility.threads(member)))
-        is None
-    ):
-        raise ServiceError("not_found", "No such thread.", 404)
-    found = await shareable(db, thread_id)
-    if found is None:
-        raise bad(
-            "not_shareable",
-            "This thread is not open to every member (a private or gated category, a private "
-            "conversation, or hidden or held): it is never shared.",
-        )
+    found = await shareable_for(db, member, thread_id)
+    thread_id = found[0].id
     had = set(
         await db.scalars(
             select(Delivery.target_id).where(
@@ -351,7 +347,7 @@ async def preview(db: AsyncSession, target: Target, thread_id: Any, base_url: st
 
     found = await shareable(db, check_id(thread_id, "thread"))
     if found is None:
-        raise bad("not_shareable", "This thread is not open to every member: it is never shared.")
+        raise bad("not_shareable", NOT_SHAREABLE)
     return delivery.rendered_for(target, await delivery.source(db, *found, base_url))
 
 

@@ -297,6 +297,7 @@ async def check(
 
     creds = secrets_of(target, secret_key)
     hosts = _allowed_hosts()
+    await db.commit()  # no transaction held while the network answers
     try:
         detail = await networks.check(target, creds, hosts, str(site.get("name") or "community"))
         if target.kind == "mastodon":
