@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from community_crosspost.models import Delivery
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook
 
 from community.db import utcnow
@@ -325,15 +325,17 @@ async def test_an_attempt_cut_short_goes_again_once(crosspost: Any, app: Any, fa
     toot = await crosspost.target(kind="mastodon", instance_url=fake.url, access_token="t" * 20)
     thread = await make_thread(app, "admin", title="Interrupted", category="General")
     await crosspost.call("POST", f"/threads/{thread.id}/share", json={"targets": [toot["id"]]})
+    [delivery] = await _deliveries(app)
     async with app.state.sessionmaker() as db:
+        first_job = await db.scalar(select(func.min(OutboxJob.id)))
         await db.execute(update(Delivery).values(status="sending", attempts=1))
-        await enqueue(db, "crosspost.deliver", delivery_id=1, attempt=0)  # a duplicate job
+        await enqueue(db, "crosspost.deliver", delivery_id=delivery.id, attempt=0)  # a duplicate
         await db.commit()
     await crosspost.run_jobs()  # first runs of both jobs: neither takes a "sending" one
     assert fake.seen == []
     async with app.state.sessionmaker() as db:  # the runner runs the first job again
         await db.execute(
-            update(OutboxJob).where(OutboxJob.id == 1).values(state="pending", attempts=1)
+            update(OutboxJob).where(OutboxJob.id == first_job).values(state="pending", attempts=1)
         )
         await db.commit()
     await _due_now(app)
