@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 from hmac import compare_digest as secrets_compare
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy import select
@@ -309,10 +308,11 @@ async def connected(
     db: AsyncSession,
     member: Member,
     code: str = "",
-    returned: Annotated[str, Parameter(query="state")] = "",
     error: str = "",
 ) -> Any:
-    """Back from the instance: the code traded for a token, or why not."""
+    """Back from the instance: the code traded for a token, or why not. (``state`` is read
+    from the query by hand: Litestar reserves the name for its own.)"""
+    returned = request.query_params.get("state", "")
     pending = request.session.pop(OAUTH, None) or {}
     target_id = pending.get("target")
     if not target_id or not returned or not secrets_compare(returned, pending.get("state", "")):
