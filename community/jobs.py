@@ -512,34 +512,8 @@ class JobRunner:
                 join_transaction_mode="create_savepoint",
                 info={DISPATCH: heard.extend},
             ) as db:
-                ctx = JobContext(
-                    db=db,
-                    job_id=row.id,
-                    name=row.name,
-                    attempt=row.attempts,
-                    settings=self.settings,
-                    redis=self.redis,
-                )
-                try:
-                    async with asyncio.timeout(job.timeout) as limit:
-                        await job.func(ctx, **row.payload)
-                except TimeoutError:
-                    if limit.expired():
-                        raise TimeoutError(f"the job ran longer than {job.timeout:g} s") from None
-                    raise
-                await db.commit()
-            now = utcnow()
-            marked = await connection.execute(
-                update(OutboxJob)
-                .where(
-                    OutboxJob.id == row.id,
-                    OutboxJob.state == RUNNING,
-                    OutboxJob.locked_by == self.worker_id,
-                )
-                .values(
-                    state=DONE, finished_at=now, updated_at=now, locked_by=None, locked_until=None
-                )
-            )
+                await self._work(row, job, db)
+            marked = await connection.execute(self._done(row))
             if marked.rowcount != 1:
                 await connection.rollback()
                 log.warning("job %s (%s): lease lost; its work is rolled back", row.id, row.name)
@@ -549,33 +523,39 @@ class JobRunner:
         if heard and dispatch is not None:
             dispatch(heard)
 
+    async def _work(self, row: OutboxJob, job: Job, db: AsyncSession) -> None:
+        """The job's function on ``db``, within its timeout, then ``db``'s commit."""
+        ctx = JobContext(
+            db=db,
+            job_id=row.id,
+            name=row.name,
+            attempt=row.attempts,
+            settings=self.settings,
+            redis=self.redis,
+        )
+        try:
+            async with asyncio.timeout(job.timeout) as limit:
+                await job.func(ctx, **row.payload)
+        except TimeoutError:
+            if limit.expired():
+                raise TimeoutError(f"the job ran longer than {job.timeout:g} s") from None
+            raise
+        await db.commit()
+
+    def _done(self, row: OutboxJob) -> Any:
+        """The UPDATE marking ``row`` done, while this process still holds its lease."""
+        now = utcnow()
+        return self._own(row).values(
+            state=DONE, finished_at=now, updated_at=now, locked_by=None, locked_until=None
+        )
+
     async def _run_then_mark_done(self, row: OutboxJob, job: Job) -> None:
         """A job that is not atomic: its work commits as it goes (events told as any
         session's), then the done mark in a short transaction of its own."""
         async with self.sessionmaker() as db:
-            ctx = JobContext(
-                db=db,
-                job_id=row.id,
-                name=row.name,
-                attempt=row.attempts,
-                settings=self.settings,
-                redis=self.redis,
-            )
-            try:
-                async with asyncio.timeout(job.timeout) as limit:
-                    await job.func(ctx, **row.payload)
-            except TimeoutError:
-                if limit.expired():
-                    raise TimeoutError(f"the job ran longer than {job.timeout:g} s") from None
-                raise
-            await db.commit()
-        now = utcnow()
+            await self._work(row, job, db)
         async with self.sessionmaker() as db:
-            marked = await db.execute(
-                self._own(row).values(
-                    state=DONE, finished_at=now, updated_at=now, locked_by=None, locked_until=None
-                )
-            )
+            marked = await db.execute(self._done(row))
             await db.commit()
         if marked.rowcount != 1:
             log.warning("job %s (%s): lease lost after its work committed", row.id, row.name)
