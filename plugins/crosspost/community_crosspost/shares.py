@@ -41,13 +41,10 @@ from community_crosspost.models import (
     Delivery,
     Target,
 )
+from community_crosspost.targets import bad, body_id
 
 JOB = "crosspost.deliver"
 MAX_AHEAD = timedelta(days=365)
-
-
-def bad(code: str, detail: str, field: str | None = None) -> ServiceError:
-    return ServiceError(code, detail, 400, **({"field": field} if field else {}))
 
 
 async def shareable(db: AsyncSession, thread_id: int) -> tuple[Thread, Post] | None:
@@ -129,13 +126,6 @@ async def schedule(db: AsyncSession, delivery: Delivery) -> None:
     """The delivery's job, due at its time, in the caller's transaction."""
     delay = max((delivery.due_at - utcnow()).total_seconds(), 0)
     await enqueue(db, JOB, delay=delay, delivery_id=delivery.id, attempt=delivery.attempts)
-
-
-def targets_id(value: Any) -> int:
-    try:
-        return check_id(value, "target")
-    except ServiceError:
-        raise bad("unknown_target", f"No target has the id {value!r}.", "targets") from None
 
 
 async def follow_up(event: Event) -> str | None:
@@ -220,7 +210,7 @@ async def share(db: AsyncSession, member: Member, thread_id: Any, data: Any) -> 
         raise bad("invalid_targets", "targets is a list of target ids.", "targets")
     chosen = []
     for target_id in dict.fromkeys(ids):  # each target once, however often named
-        target = await db.get(Target, targets_id(target_id))
+        target = await db.get(Target, body_id(target_id, "target"))
         if target is None:
             raise bad("unknown_target", f"No target has the id {target_id}.", "targets")
         if not target.enabled:

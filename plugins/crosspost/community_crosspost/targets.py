@@ -92,7 +92,7 @@ async def public_categories(db: AsyncSession, value: Any) -> list[int]:
         return []
     if not isinstance(value, list) or len(value) > 200:
         raise bad("invalid_categories", "categories is a list of category ids.", "categories")
-    ids = [_id(v, "category") for v in value]
+    ids = [body_id(v, "category") for v in value]
     found = {c.id: c for c in await db.scalars(select(Category).where(Category.id.in_(ids)))}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -114,7 +114,7 @@ async def public_categories(db: AsyncSession, value: Any) -> list[int]:
     return sorted(set(ids))
 
 
-def _id(value: Any, what: str) -> int:
+def body_id(value: Any, what: str) -> int:
     """An id in a request's body: a 400 naming it when it cannot be one."""
     try:
         return check_id(value, what)
