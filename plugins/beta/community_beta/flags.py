@@ -78,7 +78,7 @@ class Cache:
     commits: int = -1
     """``clock.commits`` when last loaded: a change this process made reloads at once."""
 
-    def forget(self, data: str = "") -> None:
+    def forget(self) -> None:
         """A change was committed somewhere: compare the revision on the next answer."""
         self.checked = float("-inf")
 
