@@ -429,3 +429,15 @@ def test_large_pathological_input_renders(unit: str) -> None:
     # URL scheme at every "://"); bench/markup.py measures the time.
     source = (unit * 32_000)[:32_000]
     assert_safe(render(source, {"alice"}))
+
+
+@pytest.mark.parametrize("before", [0, 10, 63, 64, 65, 200, 5_000])
+def test_a_link_after_long_text_stays_in_its_place(before: int) -> None:
+    # Only the last 64 characters before "://" are searched for a scheme; the text before
+    # them must still come before the link (it once moved after it).
+    prose = (("word " * 2_000)[:before] + " @alice said: ").lstrip()
+    html = render(f"{prose}see https://docs.example.com/notes then more", {"alice"})
+    expected = f"{prose}see https://docs.example.com/notes then more"
+    assert plain_text(html).split() == expected.split()
+    assert html.index("said:") < html.index('href="https://docs.example.com/notes"')
+    assert 'href="/u/alice"' in html

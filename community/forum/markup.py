@@ -142,15 +142,22 @@ def _linkify_inline(state: StateInline, silent: bool) -> bool:
 
     Upstream searches all of ``state.pending`` for the scheme before each ``://``, which is
     quadratic: 32k characters of ``<http://`` took four seconds. A scheme longer than the tail
-    is no linkify schema either way, so the result is the same."""
+    is no linkify schema either way, so the result is the same. When there is a link, the
+    text before the tail becomes its own text token first, so it stays before the link."""
     if not state.src.startswith("://", state.pos) or len(state.pending) <= _SCHEME_TAIL:
         return linkify_inline(state, silent)
-    head = state.pending[:-_SCHEME_TAIL]
-    state.pending = state.pending[-_SCHEME_TAIL:]
-    try:
-        return linkify_inline(state, silent)
-    finally:
-        state.pending = head + state.pending
+    head, tail = state.pending[:-_SCHEME_TAIL], state.pending[-_SCHEME_TAIL:]
+    start = state.pos
+    state.pending = tail
+    found = linkify_inline(state, True)  # only looks (and moves past the link when found)
+    state.pending = head + tail
+    if not found or silent:
+        return found
+    state.pos = start
+    state.pending = head
+    state.pushPending()
+    state.pending = tail
+    return linkify_inline(state, False)
 
 
 def _render_mention_link(
