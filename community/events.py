@@ -210,6 +210,21 @@ class InviteRedeemed(Event):
     new_member: bool = True
 
 
+@dataclass(frozen=True)
+class LinkFollowed(Event):
+    """Someone opened a page through a link tagged with ``utm_`` parameters (a cross-post's
+    link back, a newsletter's): a member, or a visitor not signed in (``member_id`` None) on
+    the way to the sign-in page. ``thread_id`` when the page is a thread's."""
+
+    path: str
+    source: str
+    medium: str
+    campaign: str
+    thread_id: int | None
+    member_id: int | None
+    at: str
+
+
 def emit(db: AsyncSession | Session, event: Event) -> None:
     """Queue ``event`` until the current transaction commits."""
     session = db.sync_session if isinstance(db, AsyncSession) else db

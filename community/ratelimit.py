@@ -26,6 +26,7 @@ LIMITS: dict[str, Limit] = {
     "react": Limit(60, 60),
     "search": Limit(30, 60),
     "preview": Limit(120, 60),
+    "campaign_ip": Limit(30, 60),
 }
 """The named limits; tests and operators read them here."""
 

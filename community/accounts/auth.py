@@ -27,6 +27,7 @@ from community.db import utcnow
 from community.errors import ServiceError
 from community.events import MemberSeen, emit
 from community.plugins import activate
+from community.web import campaign
 
 SEEN_EVERY = timedelta(minutes=5)
 NEW_VISIT_AFTER = timedelta(hours=1)
@@ -51,6 +52,7 @@ class AuthMiddleware(ASGIMiddleware):
             # The plugins enabled right now (every request re-reads them: no restart needed).
             activate(state.plugins, site)
             scope["user"] = await _authenticate(scope, db)
+            await campaign.note(scope, db, state.plugins.limiter, scope["user"])
             await next_app(scope, receive, send)
 
 

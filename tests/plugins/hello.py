@@ -52,6 +52,8 @@ MANIFEST = Manifest(
 
 seen: list[str] = []
 """Names of the events track_event received, for the tests."""
+events: list[Any] = []
+"""The events themselves."""
 greeted: list[str] = []
 """Greetings the scheduled job made, for the tests."""
 audited: list[tuple[Any, ...]] = []
@@ -114,6 +116,7 @@ def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
 @hookimpl
 async def track_event(event: Any) -> None:
     seen.append(event.name)
+    events.append(event)
 
 
 @hookimpl
