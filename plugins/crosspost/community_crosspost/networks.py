@@ -55,11 +55,11 @@ async def call(
     except outbound.OutboundError as error:
         raise Failed(outbound.Outcome("permanent", None, None, error.reason)) from None
     try:
-        async with outbound.client() as http:
+        async with outbound.client(allowed_hosts=hosts) as http:
             response = await http.request(
                 method, checked, json=json_body, content=content, headers=headers
             )
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, outbound.OutboundError) as error:
         raise Failed(outbound.classify(None, error)) from None
     outcome = outbound.classify(response)
     if outcome.kind != "sent":
@@ -253,7 +253,7 @@ async def _bluesky(target: Target, creds: dict[str, str], hosts: frozenset[str])
         service = await outbound.check_url(str(target.config["service"]), allowed_hosts=hosts)
     except outbound.OutboundError as error:
         raise Failed(outbound.Outcome("permanent", None, None, error.reason)) from None
-    request = AsyncRequest(timeout=TIMEOUT, trust_env=False)
+    request = AsyncRequest(timeout=TIMEOUT, trust_env=False, transport=outbound.Transport(hosts))
     request._client.follow_redirects = False  # atproto follows redirects unless told not to
     made = _Bluesky(AsyncClient(base_url=service, request=request), [])
 

@@ -3,18 +3,20 @@
 ``check_url`` refuses a URL that could reach the instance's own network (a private, loopback,
 link-local or otherwise non-public address), plain http, or a user name in the URL, unless an
 admin named the host in the "allowed hosts" setting. ``client`` builds an HTTP client that
-follows no redirects and times out every call. ``classify`` sorts a response or an error into
-sent, transient (try again later) or permanent (stop and tell an admin), and ``backoff`` says
-how long to wait before the next attempt.
-
-The address check runs before the request and the HTTP client resolves the name again, so a
-DNS answer that changes in between is not caught here.
+follows no redirects, times out every call and makes the same address check when it connects:
+it resolves the name itself and connects to the address it checked, so a DNS answer that
+changes after ``check_url`` (DNS rebinding) cannot lead it to a non-public address; it raises
+OutboundError instead. TLS still verifies the certificate against the name. ``classify`` sorts
+a response or an error into sent, transient (try again later) or permanent (stop and tell an
+admin), and ``backoff`` says how long to wait before the next attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import functools
 import ipaddress
 import random
 import re
@@ -26,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 USER_AGENT = "community-crosspost/0.1"
@@ -63,7 +66,7 @@ async def check_url(url: str, *, allowed_hosts: frozenset[str] = frozenset()) ->
     """Return the URL normalised, or raise OutboundError when it may not be called."""
     parts = _split(url)
     host = _host(parts)
-    allowed = host in {_allowed_host(h) for h in allowed_hosts if h.strip()}
+    allowed = _is_allowed(host, allowed_hosts)
     if parts.scheme == "http" and not allowed:
         raise OutboundError(
             f"plain http is refused for {host}: use https, or add the host to the allowed hosts"
@@ -106,6 +109,11 @@ def _host(parts: SplitResult) -> str:
     return host
 
 
+def _is_allowed(host: str, allowed_hosts: frozenset[str]) -> bool:
+    """Whether the canonical host is one of the allowed hosts."""
+    return host in {_allowed_host(h) for h in allowed_hosts if h.strip()}
+
+
 def _allowed_host(entry: str) -> str:
     """An entry of the allowed hosts, canonical and without a port ("localhost:8080")."""
     entry = entry.strip()
@@ -131,8 +139,8 @@ def _ip(host: str) -> IPAddress | None:
         return None
 
 
-async def _check_addresses(host: str, port: int) -> None:
-    """Refuse the host when it is, or resolves to, an address that is not public."""
+async def _check_addresses(host: str, port: int) -> list[IPAddress]:
+    """The addresses the host is or resolves to; OutboundError when any is not public."""
     literal = _ip(host)
     addresses = [literal] if literal is not None else await _resolve(host, port)
     for address in addresses:
@@ -141,6 +149,7 @@ async def _check_addresses(host: str, port: int) -> None:
                 f"{host} points to {address}, which is not a public address; "
                 "add the host to the allowed hosts to reach it"
             )
+    return addresses
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
@@ -184,14 +193,88 @@ def _normalise(parts: SplitResult, host: str) -> str:
 # ---------------------------------------------------------------- HTTP client
 
 
-def client(timeout: float = 10.0) -> httpx.AsyncClient:
-    """An HTTP client that follows no redirects, times out every call and ignores proxy settings."""
+def client(
+    timeout: float = 10.0, *, allowed_hosts: frozenset[str] = frozenset()
+) -> httpx.AsyncClient:
+    """An HTTP client that follows no redirects, times out every call, ignores proxy settings
+    and connects only to public addresses, or to the allowed hosts."""
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT},
         trust_env=False,
+        transport=Transport(allowed_hosts),
     )
+
+
+class Transport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, its connections opened by a ``CheckedBackend``."""
+
+    def __init__(self, allowed_hosts: frozenset[str] = frozenset()) -> None:
+        super().__init__(trust_env=False)
+        # httpx takes no network backend, so its pool (a private attribute) is replaced by one
+        # built the same way with ours; refuse to run without it if httpx ever renames it.
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("this httpx version keeps its connection pool elsewhere")
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=100,  # httpx's defaults
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=CheckedBackend(allowed_hosts),
+        )
+
+
+class CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Opens connections only to addresses ``_check_addresses`` accepted (any address for the
+    allowed hosts): the name is resolved once, here, and the socket goes to what was checked."""
+
+    def __init__(self, allowed_hosts: frozenset[str] = frozenset()) -> None:
+        self.allowed_hosts = allowed_hosts
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore calls it so)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """A connection to the host, made to a checked address; OutboundError when refused."""
+        connect = functools.partial(
+            self.inner.connect_tcp,
+            port=port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+        canonical = _canonical_host(host)
+        if _is_allowed(canonical, self.allowed_hosts):
+            return await connect(host)
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await _check_addresses(canonical, port)
+        except TimeoutError as error:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from error
+        *others, last = dict.fromkeys(addresses)  # in the resolver's order, the next on failure
+        for address in others:
+            with contextlib.suppress(httpcore.ConnectError):
+                return await connect(str(address))
+        return await connect(str(last))
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore calls it so)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Refused: the plugin only calls out over TCP."""
+        raise OutboundError("connecting to a unix socket is refused")
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait between connection retries, as httpcore's own backend does."""
+        await self.inner.sleep(seconds)
 
 
 # ---------------------------------------------------------------- outcomes
@@ -363,10 +446,12 @@ def backoff(
     cap: float = 3600,
     rng: random.Random | None = None,
 ) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential with full jitter, capped,
-    and never less than what the server asked for."""
+    """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with "equal
+    jitter" (between half the ceiling and the ceiling, so retries spread out yet the waits
+    add up to a known least: 12 attempts keep trying for at least 2.5 hours), and never less
+    than what the server asked for."""
     if attempt < 1:
         raise ValueError("attempts are counted from 1")
     ceiling = min(cap, base * 2 ** min(attempt - 1, 64))
-    delay = (rng or _RANDOM).uniform(0, ceiling)
+    delay = (rng or _RANDOM).uniform(ceiling / 2, ceiling)
     return delay if retry_after is None else max(delay, retry_after)

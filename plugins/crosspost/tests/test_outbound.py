@@ -8,9 +8,11 @@ import socket
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+import httpcore
 import httpx
 import pytest
 from community_crosspost.outbound import (
+    CheckedBackend,
     OutboundError,
     backoff,
     check_url,
@@ -215,6 +217,105 @@ async def test_client_follows_no_redirects_and_times_out() -> None:
 async def test_client_default_timeout_is_ten_seconds() -> None:
     async with client() as http:
         assert http.timeout == httpx.Timeout(10.0)
+
+
+async def local_server() -> tuple[asyncio.Server, list[bytes]]:
+    """An HTTP server on 127.0.0.1 that answers 200 to anything; return it and the head of
+    each request it got (an empty one as soon as a connection opens)."""
+    received: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(b"")
+        received[-1] = await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0), received
+
+
+async def test_client_refuses_a_name_rebound_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    server, received = await local_server()
+    port = server.sockets[0].getsockname()[1]
+    answers = [["93.184.216.34"], ["127.0.0.1"]]  # public when checked, loopback when connecting
+
+    async def getaddrinfo(host, port, *, family=0, type=0, proto=0, flags=0):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers.pop(0)]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    async with server:
+        url = await check_url(f"https://rebind.example:{port}/hook")
+        async with client() as http:
+            with pytest.raises(OutboundError) as info:
+                await http.get(url)
+    assert answers == []
+    assert received == []
+    assert info.value.reason == (
+        "rebind.example points to 127.0.0.1, which is not a public address; "
+        "add the host to the allowed hosts to reach it"
+    )
+    assert classify(None, info.value).kind == "permanent"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_client_connects_to_an_allowed_host(host: str) -> None:
+    server, received = await local_server()
+    port = server.sockets[0].getsockname()[1]
+    async with server, client(allowed_hosts=frozenset({host})) as http:
+        response = await http.get(f"http://{host}:{port}/hook")
+    assert (response.status_code, response.text) == (200, "ok")
+    assert received[0].startswith(b"GET /hook HTTP/1.1")
+
+
+async def test_client_refuses_loopback_without_allowed_hosts() -> None:
+    server, received = await local_server()
+    port = server.sockets[0].getsockname()[1]
+    async with server, client() as http:
+        with pytest.raises(OutboundError, match="127.0.0.1 points to 127.0.0.1"):
+            await http.get(f"http://127.0.0.1:{port}/")
+    assert received == []
+
+
+class FakeNetwork(httpcore.AsyncNetworkBackend):
+    """Records where connections go and the name TLS is asked to verify; connects nowhere."""
+
+    def __init__(self, unreachable: frozenset[str] = frozenset()) -> None:
+        self.unreachable = unreachable
+        self.calls: list[tuple[str, str]] = []
+
+    async def connect_tcp(self, host, port, **options):
+        self.calls.append(("connect", host))
+        if host in self.unreachable:
+            raise httpcore.ConnectError(f"{host} is unreachable")
+        return FakeStream(self.calls)
+
+
+class FakeStream(httpcore.AsyncNetworkStream):
+    def __init__(self, calls: list[tuple[str, str]]) -> None:
+        self.calls = calls
+
+    async def start_tls(self, ssl_context, server_hostname=None, **options):
+        self.calls.append(("tls", str(server_hostname)))
+        raise httpcore.ConnectError("stop here")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_backend_connects_to_the_checked_address_and_tls_checks_the_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_dns(monkeypatch, {"mastodon.example": ["2606:2800:220:1::", "93.184.216.34"]})
+    backend = CheckedBackend()
+    backend.inner = FakeNetwork(unreachable=frozenset({"2606:2800:220:1::"}))
+    async with httpcore.AsyncConnectionPool(network_backend=backend) as pool:
+        with pytest.raises(httpcore.ConnectError, match="stop here"):
+            await pool.request("GET", "https://mastodon.example/api")
+    assert backend.inner.calls == [
+        ("connect", "2606:2800:220:1::"),
+        ("connect", "93.184.216.34"),
+        ("tls", "mastodon.example"),
+    ]
 
 
 # ---------------------------------------------------------------- classify
@@ -426,7 +527,7 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 
 
 def test_backoff_with_seeded_rng_is_reproducible() -> None:
-    assert backoff(3, None, rng=random.Random(7)) == random.Random(7).uniform(0, 120)
+    assert backoff(3, None, rng=random.Random(7)) == random.Random(7).uniform(60, 120)
     assert backoff(3, None, rng=random.Random(7)) == backoff(3, None, rng=random.Random(7))
 
 
@@ -435,8 +536,13 @@ def test_backoff_stays_within_bounds_and_jitters() -> None:
     for attempt in range(1, 15):
         ceiling = min(3600, 30 * 2 ** (attempt - 1))
         waits = [backoff(attempt, None, rng=rng) for _ in range(200)]
-        assert all(0 <= w <= ceiling for w in waits)
+        assert all(ceiling / 2 <= w <= ceiling for w in waits)
         assert len(set(waits)) == 200
+
+
+def test_twelve_attempts_keep_trying_for_at_least_two_and_a_half_hours() -> None:
+    waits = [backoff(attempt, None, rng=random.Random(attempt)) for attempt in range(1, 12)]
+    assert sum(waits) >= 2.5 * 3600
 
 
 def test_backoff_honours_retry_after() -> None:
