@@ -14,6 +14,7 @@ from community.errors import ServiceError
 from community.forum.models import Thread
 from community_analytics import (
     active,
+    campaigns,
     cohorts,
     counts,
     engagement,
@@ -36,7 +37,19 @@ from community_analytics.reports import (
     partly_hidden,
 )
 
-MODULES = [active, engagement, counts, responses, growth, cohorts, funnel, top, topics, timing]
+MODULES = [
+    active,
+    engagement,
+    counts,
+    responses,
+    growth,
+    cohorts,
+    funnel,
+    top,
+    topics,
+    timing,
+    campaigns,
+]
 """Where the reports are, in the dashboard's order."""
 
 REPORTS: dict[str, Definition] = {d.name: d for module in MODULES for d in module.REPORTS}

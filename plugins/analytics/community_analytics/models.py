@@ -132,6 +132,24 @@ class ThreadView(Base):
     views: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Campaign(Base):
+    """Per day, link source and campaign (the ``utm_source`` and ``utm_campaign`` tags) and
+    thread (0: a page that is not a thread's): threads shared to other networks (the
+    cross-posting plugin's ``DeliverySent``) and tagged links followed back (the core's
+    ``LinkFollowed``), ``member_clicks`` of them by signed-in members."""
+
+    __tablename__ = "analytics_campaigns"
+    __table_args__ = (Index("ix_analytics_campaigns_day", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shares: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    member_clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Mark(Base):
     """Something a moderator held against a member, from the moderation plugin's events when
     it is installed (``kind``: "flag" on one of their posts, "warning", "penalty")."""

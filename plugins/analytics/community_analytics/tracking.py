@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from community import plugins
 from community.db import utcnow
 from community.events import Event
-from community_analytics import marks, views
+from community_analytics import campaigns, marks, views
 from community_analytics.models import Visit, insert
 
 ACTIVE = {
@@ -26,10 +26,12 @@ ACTIVE = {
 
 
 async def track_event(event: Event) -> None:
-    """Hand ``event`` to what counts it: visits here, thread views (``views``), moderators'
-    marks against members (``marks``)."""
+    """Hand ``event`` to what counts it: visits here, thread views (``views``), shares and
+    clicks (``campaigns``), moderators' marks against members (``marks``)."""
     if event.name == "ThreadViewed":
         await views.record(event)
+    elif event.name in ("DeliverySent", "LinkFollowed"):
+        await campaigns.record(event)
     elif event.name in marks.KINDS:
         await marks.record(event)
     await track_visit(event)

@@ -129,6 +129,7 @@ async def test_every_report_is_tested() -> None:
         "contributors": "test_top.py",
         "categories": "test_topics.py",
         "best_time": "test_timing.py",
+        "shares": "test_campaigns.py",
     }
     here = {"active", "posts", "threads", "reactions", "members", "response_time"}
     assert set(REPORTS) == here | {"response_rate"} | set(tested_elsewhere)

@@ -95,7 +95,9 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
         await db.commit()
         return
     thread, post = found
-    rendered = rendered_for(target, await source(db, thread, post, ctx.settings.base_url))
+    shared = await source(db, thread, post, ctx.settings.base_url)
+    rendered = rendered_for(target, shared)
+    link = render.with_utm(shared.url, (target.config or {}).get("utm"))
     try:
         creds = targets.secrets_of(target, ctx.settings.secret_key, with_session=True)
     except ServiceError as error:
@@ -120,7 +122,7 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
     if posted.session:  # kept for the next post (Bluesky): no sign-in each time
         target.session = secrets.seal(ctx.settings.secret_key, posted.session)
     delivery.updated_at = utcnow()
-    emit(db, DeliverySent(delivery.id, target.id, delivery.thread_id, target.kind))
+    emit(db, DeliverySent(delivery.id, target.id, delivery.thread_id, target.kind, link))
     await db.commit()
 
 

@@ -14,6 +14,8 @@ class DeliverySent(Event):
     target_id: int
     thread_id: int | None
     network: str
+    link: str = ""
+    """The link back to the thread as sent, with the target's ``utm_`` tags."""
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ def _target_fields(data: dict[str, Any], target: Target | None) -> dict[str, Any
         kept_utm.pop(key, None)
         if text(data, key).strip():
             kept_utm[key] = text(data, key).strip()
-    fields["utm"] = kept_utm
+    if kept_utm or target is not None:
+        fields["utm"] = kept_utm  # a new target left untagged gets the default tags
     if target is None:
         fields["kind"] = kind
     config = target.config if target is not None else {}

@@ -27,7 +27,11 @@ class Settings:
         ),
     )
     max_attempts: int = field(
-        default=8, metadata=_help("Attempts of a delivery before it is dead (retried by hand).")
+        default=12,
+        metadata=_help(
+            "Attempts of a delivery before it is dead (retried by hand); 12 keep trying for "
+            "2.5 to 5 hours."
+        ),
     )
     min_interval: int = field(
         default=5, metadata=_help("Seconds between two deliveries to the same target (pacing).")

@@ -175,6 +175,8 @@ async def save(
         config["template"] = render.check_template(template) if template else ""
     if "utm" in data:
         config["utm"] = _utm(data["utm"])
+    elif target is None:  # tagged links back, so the analytics plugin counts the clicks
+        config["utm"] = {"utm_source": kind, "utm_medium": "social"}
     for field, where in KIND_FIELDS[kind].items():
         if field not in data:
             continue
