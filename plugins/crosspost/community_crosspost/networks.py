@@ -55,7 +55,7 @@ async def call(
     except outbound.OutboundError as error:
         raise Failed(outbound.Outcome("permanent", None, None, error.reason)) from None
     try:
-        async with outbound.client(allowed_hosts=hosts) as http:
+        async with outbound.client(TIMEOUT, allowed_hosts=hosts) as http:
             response = await http.request(
                 method, checked, json=json_body, content=content, headers=headers
             )

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,21 +84,30 @@ class Fake:
         await send({"type": "http.response.body", "body": raw})
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[Fake]:
-    network = Fake()
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve the ASGI ``app`` on a free loopback port; its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    network.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(network, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(500):  # uvicorn says nothing when it is up: look every 10 ms
         if server.started:
             break
         await asyncio.sleep(0.01)
-    yield network
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[Fake]:
+    network = Fake()
+    async with serving(network) as url:
+        network.url = url
+        yield network
 
 
 @dataclass
