@@ -131,6 +131,8 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        # Open live streams (SSE) never end by themselves: stop waiting for them after this.
+        timeout_graceful_shutdown=10,
     )
 
 
