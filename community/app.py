@@ -206,6 +206,13 @@ def create_app(
     # secrets: only its warnings reach the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = create_engine(settings.database_url)
+    # Plugins' own sessions (plugins.session()) come from a pool of their own: a gate or a slot
+    # opens one while the request's session holds a connection, and with one pool a burst of
+    # requests could hold every connection, each waiting for a second. SQLite has one writer
+    # and no pool to run out of: one engine.
+    side = (
+        engine if engine.dialect.name == "sqlite" else create_engine(settings.database_url, 5, 10)
+    )
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     if redis is not None:
         stores = {
@@ -249,7 +256,7 @@ def create_app(
                 await current.plugins.acall("track_event", current.enabled, event=event)
 
     sessionmaker = create_sessionmaker(engine, {DISPATCH: dispatch})
-    plugins.sessionmaker = sessionmaker  # plugins open sessions with plugins.session()
+    plugins.sessionmaker = create_sessionmaker(side, {DISPATCH: dispatch})  # plugins.session()
     limiter = RateLimiter(redis, namespace)
     plugins.limiter = limiter  # and count with plugins.rate_limit()
     plugins.channels, plugins.namespace = channels, namespace  # and plugins.publish()
@@ -293,6 +300,7 @@ def create_app(
 
     async def close() -> None:
         await engine.dispose()
+        await side.dispose()
         if redis is not None:
             await redis.aclose()
 

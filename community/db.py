@@ -72,17 +72,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(database_url: str, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets no JIT
     (compiling a query costs more than the forum's queries take: 0.85 s of a 1 s analytics
-    report on the large demo)."""
+    report on the large demo) and a pool of ``pool_size`` connections, ``max_overflow`` more
+    at busy times."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         connect_args = (
             {"server_settings": {"jit": "off"}} if url.get_driver_name() == "asyncpg" else {}
         )
         return create_async_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_args=connect_args,
         )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
