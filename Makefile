@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(PLUGINS) | cksum | cut
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint format clean
+.PHONY: install run test bench lint format clean
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,6 +30,11 @@ run: install
 # on one worker. For a single test: $(BIN)/python -m pytest tests/test_x.py (serial).
 test: install
 	$(BIN)/python -m pytest -n auto --dist loadfile
+
+# Load benchmarks against PostgreSQL + Redis (see bench/load.py; needs wrk: apt-get install wrk).
+bench: install
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
