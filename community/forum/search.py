@@ -4,9 +4,10 @@ Both backends rank every visible matching post (a thread's title counts for its 
 weighs three times a body match) and return a page of results with highlighted snippets:
 
 - PostgreSQL: ``websearch_to_tsquery`` (all words required; "quoted phrases", ``or`` and
-  ``-word`` work as on web search engines) against the expression GIN indexes of migration 0002
-  (``to_tsvector('english', posts.body)`` and ``to_tsvector('english', threads.title)``),
-  ``ts_rank`` for ranking and ``ts_headline`` for snippets.
+  ``-word`` work as on web search engines) against GIN indexes: on the stored column
+  ``posts.search_vector`` (``to_tsvector('english', body)``, migration 0009) and on the
+  expression ``to_tsvector('english', threads.title)`` (migration 0002); ``ts_rank`` for
+  ranking and ``ts_headline`` for snippets.
 - SQLite: the FTS5 table ``posts_fts(title, body)`` (rowid = posts.id, kept in step by
   triggers), ``bm25`` for ranking and ``snippet`` for snippets. User input never reaches FTS5
   as syntax: each word becomes a double-quoted token, all of them required, the last one
@@ -265,9 +266,11 @@ class _Plan:
 
 
 def _postgresql(query: str) -> _Plan:
-    """Body matches and first posts of title matches, each found through its GIN index."""
+    """Body matches and first posts of title matches, each found through its GIN index; a
+    post's body vector is stored (``posts.search_vector``, migration 0009), so ranking many
+    matches does not parse each again."""
     tsquery = func.websearch_to_tsquery(ENGLISH, query)
-    body_vector = func.to_tsvector(ENGLISH, Post.body)
+    body_vector = literal_column("posts.search_vector")
     title_vector = func.to_tsvector(ENGLISH, Thread.title)
     hits = union(
         select(Post.id.label("post_id")).where(body_vector.op("@@")(tsquery)),
