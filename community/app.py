@@ -192,12 +192,14 @@ def static_guard(name: str) -> Any:
 def create_app(
     settings: Settings | None = None,
     *,
-    namespace: str = "community",
+    namespace: str | None = None,
     plugins: Plugins | None = None,
 ) -> Litestar:
-    """The application. ``namespace`` prefixes every Redis key (tests use their own);
-    ``plugins`` defaults to every plugin installed (entry points ``community.plugins``)."""
+    """The application. ``namespace`` prefixes every Redis key and channel (default the
+    ``COMMUNITY_REDIS_NAMESPACE`` setting; tests use their own); ``plugins`` defaults to every
+    plugin installed (entry points ``community.plugins``)."""
     settings = settings or load_settings()
+    namespace = namespace or settings.redis_namespace
     plugins = plugins if plugins is not None else Plugins()
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access_log.filters):

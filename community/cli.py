@@ -168,7 +168,11 @@ async def _work(app: Any, concurrency: int) -> None:
         health = asyncio.create_task(keep_health(state.sessionmaker, state.plugins, stop))
         try:
             await run_worker(
-                state.settings, state.jobs, concurrency=concurrency, sessionmaker=state.sessionmaker
+                state.settings,
+                state.jobs,
+                namespace=state.namespace,
+                concurrency=concurrency,
+                sessionmaker=state.sessionmaker,
             )
         finally:
             stop.set()  # the last health records are written before it returns

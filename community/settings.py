@@ -7,6 +7,7 @@ which the CLI turns into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+NAMESPACE = re.compile(r"[a-z0-9_-]{1,40}")
 
 
 class SettingsError(ValueError):
@@ -40,6 +43,9 @@ class Settings:
     sent."""
     mail_from: str = ""
     """The sender of email. Default ``community@`` the host of ``base_url``."""
+    redis_namespace: str = "community"
+    """What every Redis key and channel starts with: sites sharing one Redis server need
+    different ones (pub/sub channels ignore the database number)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -131,6 +137,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail_from = f"community@{urlsplit(base_url).hostname}"
     if smtp_url:
         _smtp(smtp_url, mail_from)
+    namespace = (env.get("COMMUNITY_REDIS_NAMESPACE") or "community").strip()
+    if not NAMESPACE.fullmatch(namespace):
+        raise SettingsError(
+            "COMMUNITY_REDIS_NAMESPACE: 1 to 40 lowercase letters, digits, '-' or '_', "
+            f"not {namespace!r}"
+        )
     return Settings(
         database_url=_database_url(database_url),
         redis_url=_redis_url(redis_url) if redis_url else None,
@@ -140,4 +152,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         smtp_url=smtp_url,
         mail_from=mail_from,
+        redis_namespace=namespace,
     )

@@ -152,3 +152,11 @@ def test_a_damaged_generated_secret_key_is_refused(tmp_path):
     (tmp_path / "secret_key").write_text("")
     with pytest.raises(SettingsError, match="^COMMUNITY_SECRET_KEY: .*damaged"):
         load_settings({"COMMUNITY_VAR_DIR": str(tmp_path)})
+
+
+def test_redis_namespace_is_read_and_checked(tmp_path: Path) -> None:
+    assert load_settings(env_for(tmp_path)).redis_namespace == "community"
+    given = load_settings(env_for(tmp_path, COMMUNITY_REDIS_NAMESPACE="forum-b"))
+    assert given.redis_namespace == "forum-b"
+    with pytest.raises(SettingsError, match="COMMUNITY_REDIS_NAMESPACE"):
+        load_settings(env_for(tmp_path, COMMUNITY_REDIS_NAMESPACE="Forum B:"))
