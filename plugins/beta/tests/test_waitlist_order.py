@@ -17,6 +17,7 @@ from community.accounts.models import Member
 from community.db import utcnow
 from community.forum.models import Category, Post, Reaction, Thread
 from community.testing import enable_plugin, post_form, settle, sign_in
+from plugins.analytics.tests.test_views import nothing_pending  # noqa: F401 (autouse: no views timer outlives the test)
 
 
 @pytest.fixture

@@ -54,6 +54,7 @@ from community.forum import feeds, markup, notify
 from community.forum import services as forum_services
 from community.forum.models import Category, Notification
 from community.testing import browser, make_thread, post_form, settle, sign_in
+from plugins.analytics.tests.test_views import nothing_pending  # noqa: F401 (autouse: no views timer outlives the test)
 
 WORD = "zephyrine"
 HIDDEN = 404

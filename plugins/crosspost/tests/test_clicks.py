@@ -10,6 +10,7 @@ from community_analytics import plugin as analytics
 from community_crosspost import plugin as crosspost_plugin
 
 from community.testing import browser, make_member, make_thread, settle, sign_in
+from plugins.analytics.tests.test_views import nothing_pending  # noqa: F401 (autouse: no views timer outlives the test)
 
 
 @pytest.fixture
