@@ -95,9 +95,7 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
         await db.commit()
         return
     thread, post = found
-    shared = await source(db, thread, post, ctx.settings.base_url)
-    rendered = rendered_for(target, shared)
-    link = render.with_utm(shared.url, (target.config or {}).get("utm"))
+    rendered = rendered_for(target, await source(db, thread, post, ctx.settings.base_url))
     try:
         creds = targets.secrets_of(target, ctx.settings.secret_key, with_session=True)
     except ServiceError as error:
@@ -122,7 +120,7 @@ async def deliver(ctx: JobContext, delivery_id: int, attempt: int = 0) -> None:
     if posted.session:  # kept for the next post (Bluesky): no sign-in each time
         target.session = secrets.seal(ctx.settings.secret_key, posted.session)
     delivery.updated_at = utcnow()
-    emit(db, DeliverySent(delivery.id, target.id, delivery.thread_id, target.kind, link))
+    emit(db, DeliverySent(delivery.id, target.id, delivery.thread_id, target.kind, rendered.link))
     await db.commit()
 
 

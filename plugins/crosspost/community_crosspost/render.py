@@ -30,6 +30,7 @@ Per network:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 from collections.abc import Callable, Sequence
@@ -93,11 +94,13 @@ class Source:
 
 @dataclass(frozen=True)
 class Rendered:
-    """What one network receives: ``text`` for people, ``payload`` exactly as sent."""
+    """What one network receives: ``text`` for people, ``payload`` exactly as sent, and the
+    ``link`` back to the thread in it (with its ``utm_`` parameters)."""
 
     kind: str
     text: str
     payload: dict[str, Any]
+    link: str = dataclasses.field(default="", compare=False)  # read off the payload
 
 
 # -- templates and links -----------------------------------------------------------------------
@@ -442,12 +445,17 @@ def render(
         "author": source.author.strip(),
     }
     if kind == "webhook":
-        return _webhook(values)
-    parts = _parse(check_template(template) if template is not None else DEFAULT_TEMPLATES[kind])
-    if kind == "mastodon":
-        return _mastodon(parts, values, char_limit)
-    if kind == "bluesky":
-        return _bluesky(parts, values)
-    if kind == "discord":
-        return _discord(parts, values)
-    return _slack(parts, values)
+        made = _webhook(values)
+    else:
+        parts = _parse(
+            check_template(template) if template is not None else DEFAULT_TEMPLATES[kind]
+        )
+        if kind == "mastodon":
+            made = _mastodon(parts, values, char_limit)
+        elif kind == "bluesky":
+            made = _bluesky(parts, values)
+        elif kind == "discord":
+            made = _discord(parts, values)
+        else:
+            made = _slack(parts, values)
+    return dataclasses.replace(made, link=values["url"])

@@ -9,6 +9,7 @@ import pytest
 import regex
 from community_crosspost.render import (
     DEFAULT_TEMPLATES,
+    KINDS,
     PLACEHOLDERS,
     Rendered,
     Source,
@@ -591,3 +592,12 @@ def test_long_inputs_respect_each_limit(kind: str) -> None:
     for cluster in regex.findall(r"\X", text):
         assert "\u200d" not in cluster or cluster == FAMILY
         assert not cluster.startswith("\u0301")
+
+
+def test_every_network_names_the_tagged_link_it_carries() -> None:
+    utm = {"utm_source": "net", "utm_medium": "social"}
+    for kind in KINDS:
+        rendered = render(kind, source(), utm=utm)
+        assert rendered.link == f"{URL}?utm_source=net&utm_medium=social"
+        sent = rendered.link.replace("&", "&amp;") if kind == "slack" else rendered.link
+        assert sent in json.dumps(rendered.payload, ensure_ascii=False)
