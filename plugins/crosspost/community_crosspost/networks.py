@@ -51,7 +51,7 @@ async def call(
 ) -> httpx.Response:
     """One request, checked and classified: the response when it succeeded, else Failed."""
     try:
-        checked = await outbound.check_url(url, allowed_hosts=hosts)
+        checked = await outbound.check_url(url, allowed_hosts=hosts, resolve=False)
     except outbound.OutboundError as error:
         raise Failed(outbound.Outcome("permanent", None, None, error.reason)) from None
     try:
@@ -250,7 +250,9 @@ async def _bluesky(target: Target, creds: dict[str, str], hosts: frozenset[str])
     from atproto_client.request import AsyncRequest
 
     try:
-        service = await outbound.check_url(str(target.config["service"]), allowed_hosts=hosts)
+        service = await outbound.check_url(
+            str(target.config["service"]), allowed_hosts=hosts, resolve=False
+        )
     except outbound.OutboundError as error:
         raise Failed(outbound.Outcome("permanent", None, None, error.reason)) from None
     request = AsyncRequest(timeout=TIMEOUT, trust_env=False, transport=outbound.Transport(hosts))

@@ -62,8 +62,12 @@ class OutboundError(Exception):
 # ---------------------------------------------------------------- URL checks
 
 
-async def check_url(url: str, *, allowed_hosts: frozenset[str] = frozenset()) -> str:
-    """Return the URL normalised, or raise OutboundError when it may not be called."""
+async def check_url(
+    url: str, *, allowed_hosts: frozenset[str] = frozenset(), resolve: bool = True
+) -> str:
+    """Return the URL normalised, or raise OutboundError when it may not be called. With
+    ``resolve`` false the name is not looked up here: for a URL about to be called through
+    ``client``, which checks the addresses as it connects (a second lookup would be wasted)."""
     parts = _split(url)
     host = _host(parts)
     allowed = _is_allowed(host, allowed_hosts)
@@ -71,7 +75,7 @@ async def check_url(url: str, *, allowed_hosts: frozenset[str] = frozenset()) ->
         raise OutboundError(
             f"plain http is refused for {host}: use https, or add the host to the allowed hosts"
         )
-    if not allowed:
+    if resolve and not allowed:
         await _check_addresses(host, parts.port or DEFAULT_PORTS[parts.scheme])
     return _normalise(parts, host)
 

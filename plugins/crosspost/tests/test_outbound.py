@@ -564,3 +564,28 @@ def test_backoff_huge_attempt_does_not_overflow() -> None:
 def test_backoff_counts_attempts_from_one() -> None:
     with pytest.raises(ValueError, match="counted from 1"):
         backoff(0, None)
+
+
+async def test_a_call_refuses_a_private_answer_when_it_connects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from community_crosspost import networks
+
+    asked = fake_dns(monkeypatch, {"hooks.example": ["10.1.2.3"]})
+    with pytest.raises(networks.Failed) as info:
+        await networks.call("POST", "https://hooks.example/x", frozenset(), json_body={})
+    assert info.value.outcome.kind == "permanent"
+    assert info.value.outcome.reason == (
+        "hooks.example points to 10.1.2.3, which is not a public address; "
+        "add the host to the allowed hosts to reach it"
+    )
+    assert asked == ["hooks.example"]  # looked up once
+
+
+async def test_check_url_without_resolving_looks_nothing_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = fake_dns(monkeypatch, {})
+    checked = await check_url("https://Hooks.Example:443/x", resolve=False)
+    assert checked == "https://hooks.example/x" and asked == []
+    assert "plain http" in await refused("http://hooks.example/x", resolve=False)
