@@ -28,12 +28,12 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -61,6 +61,8 @@ BASE_URL = "http://testserver.local"
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 SITE_NAME = "Testers"
+T = TypeVar("T")
+
 SHUTDOWN_SECONDS = 60
 
 
@@ -372,6 +374,19 @@ async def make_invite(app: Litestar, creator: Member | None = None, **options: A
         site = await services.instance_settings(db, SITE_NAME)
         new = await services.create_invite(db, creator, settings=site, **options)
         return new.token
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30) -> T:
+    """The first true answer of ``check``, asked every 50 ms; AssertionError after
+    ``within`` seconds (for what another process or task does in its own time)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still {value!r} after {within} s")
+        await asyncio.sleep(0.05)
 
 
 async def settle(app: Litestar) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -40,9 +40,7 @@ from community.jobs import (
     start_runner,
 )
 from community.settings import Settings, load_settings
-from community.testing import browser, make_member, post_form, sign_in
-
-T = TypeVar("T")
+from community.testing import browser, eventually, make_member, post_form, sign_in
 
 effects = Table(
     "test_job_effects",
@@ -157,17 +155,6 @@ async def make_due(app: Litestar, job_id: int) -> None:
     async with app.state.sessionmaker() as db:
         await db.execute(update(OutboxJob).where(OutboxJob.id == job_id).values(run_after=utcnow()))
         await db.commit()
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30) -> T:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still {value!r} after {within} s")
-        await asyncio.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from community_crosspost.models import Delivery
 from sqlalchemy import select
 
-from community.testing import make_thread
+from community.testing import eventually, make_thread
 from plugins.crosspost.tests.test_resilience import Mastodon, serving
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,15 +39,6 @@ async def _delivery(app: Any, thread_id: int) -> Delivery:
         return await db.scalar(select(Delivery).where(Delivery.thread_id == thread_id))
 
 
-async def _until(check: Any, within: float) -> Any:
-    for _ in range(int(within * 20)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("not in time")
-
-
 async def test_a_worker_killed_mid_delivery_posts_once(
     crosspost: Any, app: Any, env: dict[str, str], namespace: str
 ) -> None:
@@ -62,7 +53,7 @@ async def test_a_worker_killed_mid_delivery_posts_once(
         assert shared.status_code == 201, shared.text
         first = await _spawn(env, namespace)
         try:
-            await _until(lambda: _posted(mastodon), within=60)
+            await eventually(lambda: _posted(mastodon), within=60)
         finally:
             first.kill()
             await first.wait()
@@ -71,7 +62,7 @@ async def test_a_worker_killed_mid_delivery_posts_once(
 
         second = await _spawn(env, namespace)
         try:
-            done = await _until(lambda: _sent(app, thread.id), within=60)
+            done = await eventually(lambda: _sent(app, thread.id), within=60)
         finally:
             second.terminate()
             await second.wait()
