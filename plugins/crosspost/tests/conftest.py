@@ -58,13 +58,7 @@ class Fake:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, body = await read(scope, receive)
         path = scope["path"]
         self.seen.append(Seen(scope["method"], path, scope["query_string"].decode(), headers, body))
         queue = self.answers.get(path)
@@ -72,16 +66,32 @@ class Fake:
             status, extra, reply = queue.pop(0) if len(queue) > 1 else queue[0]
         else:
             status, extra, reply = 200, {}, {"id": str(len(self.seen)), "url": f"{self.url}/@x/1"}
-        raw = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")]
-                + [(k.encode(), v.encode()) for k, v in extra.items()],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await answer(send, status, reply, extra)
+
+
+async def read(scope: Any, receive: Any) -> tuple[dict[str, str], bytes]:
+    """An ASGI request's headers (names in lower case) and whole body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    return {k.decode().lower(): v.decode() for k, v in scope["headers"]}, body
+
+
+async def answer(send: Any, status: int, reply: Any, headers: dict[str, str] | None = None) -> None:
+    """Send an ASGI response: ``reply`` as JSON (bytes as they are)."""
+    raw = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")]
+            + [(k.encode(), v.encode()) for k, v in (headers or {}).items()],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})
 
 
 @asynccontextmanager

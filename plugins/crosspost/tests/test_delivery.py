@@ -232,19 +232,21 @@ def _jwt(scope: str, seconds: int) -> str:
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
+def bluesky_session(fake: Any, **extra: Any) -> None:
+    """The fake answers a sign-in as Bluesky's account server does: a session of brand.test
+    (``extra``: more of its fields, such as the DID document)."""
+    session = {
+        "accessJwt": _jwt("com.atproto.access", 7200),
+        "refreshJwt": _jwt("com.atproto.refresh", 86400),
+        "handle": "brand.test",
+        "did": "did:plc:brand",
+        **extra,
+    }
+    fake.answers["/xrpc/com.atproto.server.createSession"] = [(200, {}, session)]
+
+
 async def test_bluesky_keeps_its_session_between_posts(crosspost: Any, app: Any, fake: Any) -> None:
-    fake.answers["/xrpc/com.atproto.server.createSession"] = [
-        (
-            200,
-            {},
-            {
-                "accessJwt": _jwt("com.atproto.access", 7200),
-                "refreshJwt": _jwt("com.atproto.refresh", 86400),
-                "handle": "brand.test",
-                "did": "did:plc:brand",
-            },
-        )
-    ]
+    bluesky_session(fake)
     fake.answers["/xrpc/com.atproto.repo.createRecord"] = [
         (200, {}, {"uri": "at://did:plc:brand/app.bsky.feed.post/3kabc", "cid": "bafyrei"})
     ]
@@ -454,19 +456,7 @@ async def test_bluesky_never_follows_its_service_to_a_private_address(
             }
         ],
     }
-    fake.answers["/xrpc/com.atproto.server.createSession"] = [
-        (
-            200,
-            {},
-            {
-                "accessJwt": _jwt("com.atproto.access", 7200),
-                "refreshJwt": _jwt("com.atproto.refresh", 86400),
-                "handle": "brand.test",
-                "did": "did:plc:brand",
-                "didDoc": did_doc,
-            },
-        )
-    ]
+    bluesky_session(fake, didDoc=did_doc)
     sky = await crosspost.target(
         kind="bluesky", handle="brand.test", app_password="abcd-efgh-ijkl-mnop", service=fake.url
     )

@@ -19,7 +19,7 @@ from community.db import utcnow
 from community.forum import services as forum
 from community.jobs import OutboxJob
 from community.testing import make_thread, settle, sign_in
-from plugins.crosspost.tests.test_delivery import _jwt, _opening_post_id
+from plugins.crosspost.tests.test_delivery import _opening_post_id, bluesky_session
 
 DISCORD = "/api/webhooks/42/brand-hook"
 BODY = (
@@ -70,18 +70,7 @@ async def test_the_whole_journey(
     ]
     fake.answers["/api/v1/accounts/verify_credentials"] = [(200, {}, {"acct": "brand"})]
     fake.answers["/api/v1/statuses"] = [(200, {}, {"id": "9001", "url": f"{fake.url}/@brand/9001"})]
-    fake.answers["/xrpc/com.atproto.server.createSession"] = [
-        (
-            200,
-            {},
-            {
-                "accessJwt": _jwt("com.atproto.access", 7200),
-                "refreshJwt": _jwt("com.atproto.refresh", 86400),
-                "handle": "brand.test",
-                "did": "did:plc:brand",
-            },
-        )
-    ]
+    bluesky_session(fake)
     fake.answers["/xrpc/com.atproto.repo.createRecord"] = [
         (200, {}, {"uri": "at://did:plc:brand/app.bsky.feed.post/3kxyz", "cid": "bafyrei"})
     ]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from community.db import utcnow
 from community.testing import make_thread
-from plugins.crosspost.tests.conftest import serving
+from plugins.crosspost.tests.conftest import answer, read, serving
 from plugins.crosspost.tests.test_journey import _time_passes
 
 
@@ -37,13 +37,7 @@ class Mastodon:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, body = await read(scope, receive)
         status, reply = 200, {}
         if self.revoked:
             status, reply = 401, {"error": "The access token was revoked"}
@@ -60,11 +54,7 @@ class Mastodon:
                 await asyncio.sleep(self.delay)
         elif scope["path"] == "/api/v1/accounts/verify_credentials":
             reply = {"acct": "brand"}
-        raw = json.dumps(reply).encode()
-        start = {"type": "http.response.start", "status": status, "headers": []}
-        start["headers"] = [(b"content-type", b"application/json")]
-        await send(start)
-        await send({"type": "http.response.body", "body": raw})
+        await answer(send, status, reply)
 
 
 @pytest.fixture
