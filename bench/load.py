@@ -43,6 +43,7 @@ import httpx
 from sqlalchemy import text
 
 from community.db import create_engine
+from community.testing import CSRF_RE
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -312,7 +313,7 @@ def sign_in(port: int, username: str) -> str:
     """A Cookie header for ``username`` signed in on the server at ``port``."""
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True) as client:
         page = client.get("/signin").text
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+        token = CSRF_RE.search(page)
         client.post(
             "/signin",
             data={
