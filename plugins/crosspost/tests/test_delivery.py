@@ -36,6 +36,7 @@ async def _due_now(app: Any) -> None:
 
 async def _rule_target(crosspost: Any, app: Any, fake: Any, **fields: Any) -> dict[str, Any]:
     general = await make_thread(app, "admin", title="Seed", category="General")
+    await settle(app)  # the seed's ThreadCreated is handled before the rule exists
     return await crosspost.target(
         kind="discord",
         webhook_url=f"{fake.url}/api/webhooks/1/abc",
