@@ -365,6 +365,7 @@ class JobRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._fired: dict[str, datetime] = {}
         self._pruned_at: datetime | None = None
 
@@ -380,9 +381,20 @@ class JobRunner:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def stop(self) -> None:
-        """Stop polling; jobs still running roll back and go back to pending, uncounted."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop polling and let running jobs finish for ``grace`` seconds; those still running
+        then are cancelled: they roll back and go back to pending, uncounted. (A job cancelled
+        in the middle of a statement can leave SQLite's write lock held until its connection
+        is collected, so finishing is much better than cancelling.)"""
         _wakers.discard(self.wake)
+        self._stopping = True
+        self._wake.set()
+        deadline = asyncio.get_running_loop().time() + grace
+        if self._loop_task is not None:  # it ends after its round: no job is claimed after it
+            await asyncio.wait([self._loop_task], timeout=grace)
+        left = deadline - asyncio.get_running_loop().time()
+        if self._running and left > 0:
+            await asyncio.wait(self._running, timeout=left)
         tasks = [task for task in (self._loop_task, *self._running) if task is not None]
         for task in tasks:
             task.cancel()
@@ -390,7 +402,7 @@ class JobRunner:
         self._loop_task = None
 
     async def _main_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except Exception:
@@ -406,7 +418,7 @@ class JobRunner:
         if self.queue is not None:
             await self.relay()
             return
-        while len(self._running) < self.concurrency:
+        while not self._stopping and len(self._running) < self.concurrency:
             row = await self.claim()
             if row is None:
                 return

@@ -110,7 +110,10 @@ def runner(app: Litestar, jobs: JobRegistry, **options: Any) -> JobRunner:
 
 @asynccontextmanager
 async def started(
-    app: Litestar, jobs: JobRegistry, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    app: Litestar,
+    jobs: JobRegistry,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    grace: float = 5.0,
 ) -> AsyncIterator[JobRunner]:
     running = await start_runner(
         sessionmaker or app.state.sessionmaker,
@@ -122,7 +125,7 @@ async def started(
     try:
         yield running
     finally:
-        await running.stop()
+        await running.stop(grace)
 
 
 async def add_job(app: Litestar, name: str = "test.record", **payload: Any) -> int:
@@ -352,9 +355,28 @@ async def test_an_unknown_job_waits_and_does_not_stop_the_runner(
     assert await effect_rows(app) == [("known", 1)]
 
 
-async def test_a_stopping_runner_gives_its_jobs_back(app: Litestar, effect_table: None) -> None:
+async def test_a_stopping_runner_lets_a_running_job_finish(
+    app: Litestar, effect_table: None
+) -> None:
+    job_id = await add_job(app, tag="finishing", sleep=0.5)
+    async with started(app, registry()) as running:
+        await eventually(lambda: _in_state(app, job_id, RUNNING))
+        stopping = asyncio.create_task(running.stop())
+        await asyncio.sleep(0.1)
+        later = await add_job(app, tag="not started")
+        running.wake()
+        await stopping
+    assert running._loop_task is None and not running._running
+    assert (await job_row(app, job_id)).state == DONE
+    assert (await job_row(app, later)).state == PENDING  # nothing is claimed once stopping
+    assert await effect_rows(app) == [("finishing", 1)]
+
+
+async def test_a_stopping_runner_gives_back_the_jobs_still_running_after_the_grace(
+    app: Litestar, effect_table: None
+) -> None:
     job_id = await add_job(app, tag="interrupted", sleep=10)
-    async with started(app, registry()):
+    async with started(app, registry(), grace=0.2):
         await eventually(lambda: _in_state(app, job_id, RUNNING))
         await asyncio.sleep(0.1)
     row = await job_row(app, job_id)
