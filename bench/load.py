@@ -40,10 +40,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from community.db import create_engine
-from community.testing import CSRF_RE
+from community.testing import CSRF_RE, create_database
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -184,7 +184,10 @@ async def count_members(database_url: str) -> int | None:
 
 
 def ensure_data(env: dict[str, str], size: str) -> None:
-    """A migrated database with the demo of ``size`` and every plugin enabled."""
+    """A migrated database with the demo of ``size`` and every plugin enabled (a PostgreSQL
+    database is created when missing, through the server's ``postgres`` database)."""
+    url = env["COMMUNITY_DATABASE_URL"]
+    create_database(url, via=str(make_url(url).set(database="postgres")))
     if (asyncio.run(count_members(env["COMMUNITY_DATABASE_URL"])) or 0) > 1:
         return
     password = Path(env["COMMUNITY_VAR_DIR"]) / "admin-password"

@@ -87,7 +87,8 @@ CATEGORIES = [
     ("Off-topic", "Everything else.", 1.8, "coffee books music hiking weekend recipe"),
 ]
 MEGATHREAD = "Introduce yourself!"
-"""A long-running thread that gets a tenth of all replies (page 5,000 of it is a benchmark)."""
+"""A long-running thread holding a tenth of all posts: 100,000 in the large demo (page 5,000
+of it is a benchmark)."""
 
 FIRST_NAMES = (
     "ada", "alan", "ana", "ben", "bea", "carl", "chloe", "dan", "dana", "eli", "emma", "finn",
@@ -754,12 +755,13 @@ async def _threads_and_posts(
 def _reply_counts(
     rng: random.Random, opened: list[tuple[float, int, int, str]], total: int, end: float
 ) -> list[int]:
-    """How many replies each thread gets, ``total`` in all: the megathread a tenth, some
-    threads none, most a few, some many; recent threads fewer (they had less time)."""
+    """How many replies each thread gets, ``total`` in all: the megathread enough to hold a
+    tenth of all posts, some threads none, most a few, some many; recent threads fewer (they
+    had less time)."""
     counts = [0] * len(opened)
     mega = next((k for k, t in enumerate(opened) if t[3] == MEGATHREAD), None)
     if mega is not None:
-        counts[mega] = total // 10
+        counts[mega] = (total + len(opened)) // 10 - 1  # and its opening post
     rest = total - sum(counts)
     weights = []
     for k, (at, _, _, _) in enumerate(opened):

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
 from community.accounts import services as accounts
+from community.db import utcnow
 from community.forum import services as forum
+from community.forum.models import Thread, ThreadRead
 from community.testing import browser, make_member, sign_in
 
 
@@ -93,6 +96,31 @@ async def test_thread_page_costs_the_same_for_any_length_and_page(app):
             "long, last page": await statements_for(app, client, f"{long_.url}?page=4"),
         }
     assert len(set(counts.values())) == 1, counts
+
+
+async def test_a_page_read_again_writes_no_reading_mark_and_counts_one_view_an_hour(app):
+    for name in ("alice", "bob", "carol", "dave"):
+        await make_member(app, name)
+    thread = (await populate(app, 1, 3))[0]
+    path = f"{thread.url}?page=1"
+    async with browser(app) as client:
+        await sign_in(client, "dave")
+        await client.get(path)
+        with counting(app) as statements:
+            assert (await client.get(path)).status_code == 200
+        assert not [s for s in statements if s.startswith("UPDATE thread_reads")], statements
+        assert await _views(app, thread.id) == 1
+        async with app.state.sessionmaker() as db:  # an hour and more later
+            await db.execute(update(ThreadRead).values(read_at=utcnow() - timedelta(minutes=61)))
+            await db.commit()
+        await client.get(path)
+        await client.get(path)
+    assert await _views(app, thread.id) == 2
+
+
+async def _views(app: Litestar, thread_id: int) -> int:
+    async with app.state.sessionmaker() as db:
+        return int(await db.scalar(select(Thread.view_count).where(Thread.id == thread_id)) or 0)
 
 
 async def test_lists_cost_the_same_for_any_number_of_threads(app):

@@ -216,6 +216,7 @@ class ThreadRead(Base):
     )
     last_read_number: Mapped[int] = mapped_column(Integer, default=0)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """When the mark last moved or a view was last counted (once per member per hour)."""
 
 
 class ThreadWatch(Base):

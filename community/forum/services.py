@@ -20,6 +20,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -1148,39 +1149,46 @@ async def posts_between(
     last: int,
     site: dict[str, Any] | None = None,
 ) -> list[PostView]:
-    """Posts numbered ``first``..``last`` with what the page shows beside each, in four queries
-    whatever their number: the posts and authors, the member's reactions, up to ten names per
-    reaction, the member's bookmarks."""
+    """Posts numbered ``first``..``last`` with what the page shows beside each, in two queries
+    whatever their number: the posts, their authors and the member's bookmarks; then up to ten
+    names per reaction, and the member's own reactions."""
+    in_range = and_(
+        Post.thread_id == thread.id,
+        Post.number.between(first, last),
+        visibility.held_posts(member),
+    )
+    bookmarked = (
+        exists().where(Bookmark.post_id == Post.id, Bookmark.member_id == member.id).label("mark")
+    )
     result = await db.execute(
-        select(Post, Member)
+        select(Post, Member, bookmarked)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(
-            Post.thread_id == thread.id,
-            Post.number.between(first, last),
-            visibility.held_posts(member),
-        )
+        .where(in_range)
         .order_by(Post.number)
+        # No more rows than numbers in the range ((thread, number) is unique): without the
+        # limit PostgreSQL guesses thousands of rows in a long thread and hashes every member.
+        .limit(last - first + 1)
         .options(*brief(Member))
     )
     views = [
-        PostView(post, author, can_edit=site is not None and may_edit(member, post, site))
-        for post, author in result.all()
+        PostView(
+            post,
+            author,
+            bookmarked=mark,
+            can_edit=site is not None and may_edit(member, post, site),
+        )
+        for post, author, mark in result.all()
     ]
     if not views:
         return views
     by_id = {view.post.id: view for view in views}
-    ids = list(by_id)
-    mine = await db.execute(
-        select(Reaction.post_id, Reaction.emoji).where(
-            Reaction.post_id.in_(ids), Reaction.member_id == member.id
-        )
-    )
-    for post_id, emoji in mine.all():
-        by_id[post_id].my_reactions.add(emoji)
+    # The posts' reactions by who made them, first ten names per emoji, and the member's own
+    # wherever they rank; the posts picked by their range, as above, not by a list of ids.
     ranked = (
         select(
             Reaction.post_id,
             Reaction.emoji,
+            Reaction.member_id,
             Member.username,
             func.row_number()
             .over(
@@ -1190,19 +1198,25 @@ async def posts_between(
             .label("rank"),
         )
         .join(Member, Member.id == Reaction.member_id)
-        .where(Reaction.post_id.in_(ids))
+        .join(Post, Post.id == Reaction.post_id)
+        .where(in_range)
         .subquery()
     )
     names = await db.execute(
-        select(ranked.c.post_id, ranked.c.emoji, ranked.c.username).where(ranked.c.rank <= 10)
+        select(
+            ranked.c.post_id, ranked.c.emoji, ranked.c.member_id, ranked.c.rank, ranked.c.username
+        )
+        .where(or_(ranked.c.rank <= 10, ranked.c.member_id == member.id))
+        .order_by(ranked.c.post_id, ranked.c.emoji, ranked.c.rank)
     )
-    for post_id, emoji, username in names.all():
-        by_id[post_id].reactors.setdefault(emoji, []).append(username)
-    marks = await db.scalars(
-        select(Bookmark.post_id).where(Bookmark.member_id == member.id, Bookmark.post_id.in_(ids))
-    )
-    for post_id in marks.all():
-        by_id[post_id].bookmarked = True
+    for post_id, emoji, member_id, rank, username in names.all():
+        view = by_id.get(post_id)
+        if view is None:
+            continue
+        if member_id == member.id:
+            view.my_reactions.add(emoji)
+        if rank <= 10:
+            view.reactors.setdefault(emoji, []).append(username)
     return views
 
 
@@ -1272,6 +1286,8 @@ async def record_view(db: AsyncSession, member: Member, thread: Thread, up_to: i
     row = await db.get(ThreadRead, (member.id, thread.id))
     now = utcnow()
     if row is None or now - row.read_at > timedelta(hours=1):
+        if row is not None:
+            row.read_at = now
         await db.execute(
             update(Thread)
             .where(Thread.id == thread.id)
@@ -1300,9 +1316,9 @@ async def _read_up_to(
         except IntegrityError:
             pass  # read twice at once: the other request wrote the row
         return
-    row.read_at = utcnow()
-    if number > row.last_read_number:
+    if number > row.last_read_number:  # else nothing to write (a page read again)
         row.last_read_number = number
+        row.read_at = utcnow()
 
 
 # ---------------------------------------------------------------------------------------------
