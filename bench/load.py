@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import fanout  # bench/fanout.py, beside this script
 import httpx
-from sqlalchemy import make_url, text
+from sqlalchemy import delete, make_url, text
 
 from community.db import create_engine
 from community.testing import CSRF_RE, create_database
@@ -70,9 +71,9 @@ class Result:
             f"p50 {self.p50_ms:7.1f} ms  p99 {self.p99_ms:7.1f} ms  errors {self.errors}"
         )
 
-    def row(self, ratio: str) -> str:
+    def row(self, target: str, verdict: str) -> str:
         figures = f"{self.rps:.1f} | {self.p50_ms:.1f} | {self.p99_ms:.1f} | {self.errors}"
-        return f"| {self.page} | {self.config} | {figures} | {ratio} |"
+        return f"| {self.page} | {self.config} | {figures} | {target} | {verdict} |"
 
 
 # -- servers -----------------------------------------------------------------------------------
@@ -235,9 +236,16 @@ async def roll_up(database_url: str, days: int) -> None:
 class Fixtures:
     thread_path: str
     thread_id: int
+    long_path: str
+    """Page 5,000 of the same thread (the megathread: 100,000 posts in the large demo), or its
+    last page in a smaller demo."""
     floor_path: str
+    read_paths: list[str]
+    """Page 1 of 200 threads every member sees: the memory run reads them in turn."""
     search_term: str
     member: str
+    readers: list[str]
+    """Other members whose sessions the fan-out's clients share."""
     admin: str
     post_threads: list[int]
     tokens: list[str]
@@ -253,22 +261,28 @@ async def fixtures(database_url: str) -> Fixtures:
     sessionmaker = create_sessionmaker(engine, {})
     async with engine.connect() as db:
         open_to_all = (
-            "SELECT t.id, t.slug FROM threads t JOIN categories c ON c.id = t.category_id "
+            "SELECT t.id, t.slug, t.post_count FROM threads t "
+            "JOIN categories c ON c.id = t.category_id "
             "WHERE c.parent_id IS NULL AND NOT EXISTS (SELECT 1 FROM category_permissions p "
             "WHERE p.category_id = c.id AND p.ability = 'see') "
             "AND t.hidden_at IS NULL AND t.held_at IS NULL AND t.post_count >= {n} "
-            "ORDER BY t.id LIMIT {limit}"
+            "ORDER BY {order} LIMIT {limit}"
         )
-        thread_id, slug = (await db.execute(text(open_to_all.format(n=20, limit=1)))).one()
-        replied = [r[0] for r in await db.execute(text(open_to_all.format(n=1, limit=200)))]
-        member = (
-            await db.execute(
+        # The longest thread (the demo's megathread) that every member sees.
+        thread_id, slug, length = (
+            await db.execute(text(open_to_all.format(n=20, order="t.post_count DESC", limit=1)))
+        ).one()
+        replied = (
+            await db.execute(text(open_to_all.format(n=1, order="t.id", limit=POST_THREADS)))
+        ).all()
+        member, *readers = (
+            await db.scalars(
                 text(
                     "SELECT username FROM members WHERE role = 'member' AND suspended_until "
-                    "IS NULL AND username <> 'benchadmin' ORDER BY id LIMIT 1"
+                    "IS NULL AND username <> 'benchadmin' ORDER BY id LIMIT 9"
                 )
             )
-        ).scalar_one()
+        ).all()
         # The demo's staff are moderators; the first of them is the bench's admin.
         admin = (
             await db.execute(
@@ -293,21 +307,27 @@ async def fixtures(database_url: str) -> Fixtures:
         ]
     tokens = []
     async with sessionmaker() as session:
-        from community.accounts.models import Member
+        from community.accounts.models import ApiToken, Member
 
+        # The last run's tokens are of no use (only their hashes are kept): made afresh.
+        await session.execute(delete(ApiToken).where(ApiToken.name == "bench"))
         for member_id in posters:
             found = await session.get(Member, member_id)
             _, token = await accounts.create_api_token(session, found, "bench")
             tokens.append(token)
     await engine.dispose()
+    long_page = min(5000, -(-length // 20))
     return Fixtures(
         thread_path=f"/t/{slug}/{thread_id}?page=1",  # without a page: to where they read
         thread_id=thread_id,
+        long_path=f"/t/{slug}/{thread_id}?page={long_page}",
         floor_path=f"/t/{thread_id}",
+        read_paths=[f"/t/{r.slug}/{r.id}?page=1" for r in replied],
         search_term="release",
         member=member,
+        readers=list(readers),
         admin=admin,
-        post_threads=replied,
+        post_threads=[r.id for r in replied],
         tokens=tokens,
     )
 
@@ -345,6 +365,16 @@ request = function()
     .. ' about the release."}'
   return wrk.format("POST", "/api/v1/threads/" .. thread .. "/posts",
     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+READ_SCRIPT = """
+local paths = {%(paths)s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1])
 end
 """
 
@@ -413,8 +443,9 @@ def measure_forum(
     processes: int,
     found: Fixtures,
     args: argparse.Namespace,
-) -> tuple[list[Result], list[float]]:
+) -> tuple[list[Result], list[float], list[fanout.Fanout]]:
     results = []
+    fanouts = []
     with serving(forum(env, port, processes), env, port) as server:
         base = f"http://127.0.0.1:{port}"
         member = {"Cookie": sign_in(port, found.member)}
@@ -429,6 +460,7 @@ def measure_forum(
         }
         pages: list[tuple[str, str, dict[str, str], str | None, int]] = [
             ("thread", f"{base}{found.thread_path}", member, None, args.connections),
+            ("long", f"{base}{found.long_path}", member, None, args.connections),
             ("home", f"{base}/", member, None, args.connections),
             ("search", base, {}, search_script, args.connections),
             ("post", base, {}, post_script, args.connections),
@@ -438,14 +470,62 @@ def measure_forum(
         for page, url, headers, script, connections in pages:
             if page in args.pages:
                 results.append(load(page, config, url, args, headers, script, connections))
+        if "plugins" in args.pages:
+            # The same thread page with no plugin enabled (read on every request: no restart).
+            for name in PLUGINS:
+                community(env, "plugins", "disable", name)
+            try:
+                url = f"{base}{found.thread_path}"
+                results.append(load("no plugins", config, url, args, member))
+            finally:
+                for name in PLUGINS:
+                    community(env, "plugins", "enable", name)
+        if "fanout" in args.pages:
+            cookies = [member["Cookie"]] + [sign_in(port, name) for name in found.readers]
+            outcome = asyncio.run(
+                fanout.run(port, cookies, found.thread_id, found.tokens, clients=args.clients)
+            )
+            print(outcome.line(), flush=True)
+            fanouts.append(outcome)
         peaks = [memory_mb(pid) for pid in server_pids(server)]
-    return results, peaks
+    return results, peaks, fanouts
+
+
+def measure_memory(
+    env: dict[str, str], port: int, processes: int, found: Fixtures, requests: int
+) -> list[tuple[int, list[float]]]:
+    """Resident memory of each server process after every ~10,000 of ``requests`` requests
+    (page 1 of 200 threads in turn, as several members), in 30-second rounds of wrk."""
+    script = READ_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in found.read_paths)}
+    marks: list[tuple[int, list[float]]] = []
+    with serving(forum(env, port, processes), env, port) as server:
+        cookie = {"Cookie": sign_in(port, found.member)}
+        pids = server_pids(server)
+        done, next_mark = 0, 0
+        marks.append((0, [memory_mb(pid, "VmRSS") for pid in pids]))
+        while done < requests:
+            *_, made = wrk(f"http://127.0.0.1:{port}", 30, 32, cookie, script)
+            if made == 0:
+                sys.exit("memory run: the server answered nothing")
+            done += made
+            if done >= next_mark:
+                marks.append((done, [memory_mb(pid, "VmRSS") for pid in pids]))
+                rss = ", ".join(f"{m:.0f} MB" for m in marks[-1][1])
+                print(f"  after {done:,} requests: {rss}", flush=True)
+                next_mark = done + 10_000
+    return marks
 
 
 def measure_floor(
-    env: dict[str, str], port: int, processes: int, found: Fixtures, args: argparse.Namespace
+    env: dict[str, str],
+    port: int,
+    processes: int,
+    found: Fixtures,
+    args: argparse.Namespace,
+    beside: str,
 ) -> Result:
-    config = f"floor, {processes} process{'es' if processes > 1 else ''}"
+    """The floor on the same database, as many processes as the forum ``beside`` it."""
+    config = f"floor ({beside})"
     with serving(floor(port, processes), env, port):
         return load("thread", config, f"http://127.0.0.1:{port}{found.floor_path}", args)
 
@@ -473,12 +553,22 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20, help="seconds per page")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--processes", default="1,2", help="forum processes to try, e.g. 1,2")
-    parser.add_argument("--pages", default="thread,home,search,post,dashboard")
-    parser.add_argument("--embedded", action="store_true", help="also the SQLite default")
+    parser.add_argument("--pages", default=",".join(PAGES), help=f"of {','.join(PAGES)}")
+    parser.add_argument("--clients", type=int, default=1000, help="fan-out's SSE clients")
+    parser.add_argument(
+        "--memory", type=int, default=100_000, help="requests of the memory run (0: none)"
+    )
+    parser.add_argument(
+        "--embedded",
+        choices=("small", "medium", "large"),
+        help="also the embedded default (SQLite, no Redis, 1 process) on a demo of this size",
+    )
     parser.add_argument("--port", type=int, default=8310)
     parser.add_argument("--rollup", action="store_true", help="roll up analytics again")
     args = parser.parse_args()
     args.pages = set(args.pages.split(","))
+    if unknown := args.pages - set(PAGES):
+        parser.error(f"no such page: {', '.join(sorted(unknown))}")
     if shutil.which("wrk") is None:
         sys.exit("bench/load.py needs wrk: apt-get install wrk")
     database_url = os.environ.get(
@@ -486,37 +576,100 @@ def main() -> None:
     )
     redis_url = os.environ.get("COMMUNITY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     var_dir = Path(tempfile.mkdtemp(prefix="community-bench-"))
-    env = environment(database_url, redis_url, var_dir, args.port)
-    ensure_data(env, args.size)
-    if args.rollup:
-        asyncio.run(roll_up(database_url, 61))
-    found = asyncio.run(fixtures(database_url))
+    configs = [
+        (f"PostgreSQL, {n} process{'es' if n > 1 else ''}", database_url, redis_url, args.size, n)
+        for n in [int(p) for p in args.processes.split(",")]
+    ]
+    if args.embedded:
+        sqlite = f"sqlite+aiosqlite:///{ROOT / 'var' / f'bench-{args.embedded}.db'}"
+        configs.append(("SQLite, 1 process", sqlite, None, args.embedded, 1))
     print(f"machine: {os.cpu_count()} cores; wrk -t2 -c{args.connections} -d{args.duration:g}s")
-    print(f"thread page {found.thread_path}; search {found.search_term!r}")
     results: list[Result] = []
     peaks: dict[str, list[float]] = {}
-    for processes in [int(p) for p in args.processes.split(",")]:
-        config = f"PostgreSQL, {processes} process{'es' if processes > 1 else ''}"
-        results.append(measure_floor(env, args.port + 1, processes, found, args))
-        measured, peaks[config] = measure_forum(config, env, args.port, processes, found, args)
+    fanouts: dict[str, list[fanout.Fanout]] = {}
+    memory: list[tuple[int, list[float]]] = []
+    for config, url, redis, size, processes in configs:
+        env = environment(url, redis, var_dir, args.port)
+        ensure_data(env, size)
+        if args.rollup:
+            asyncio.run(roll_up(url, 61))
+        found = asyncio.run(fixtures(url))
+        print(f"{config}: thread {found.thread_path}, long {found.long_path}")
+        results.append(measure_floor(env, args.port + 1, processes, found, args, config))
+        measured, peaks[config], fanouts[config] = measure_forum(
+            config, env, args.port, processes, found, args
+        )
         results += measured
-    report(results, peaks)
+        if args.memory and not memory and redis:
+            print(f"memory: {args.memory:,} requests, {config}")
+            memory = measure_memory(env, args.port, processes, found, args.memory)
+    report(results, peaks, fanouts, memory)
 
 
-def report(results: list[Result], peaks: dict[str, list[float]]) -> None:
+PAGES = ("thread", "long", "home", "search", "post", "dashboard", "plugins", "fanout")
+TARGETS = {
+    "thread": ">= 40% of the floor, p99 < 150 ms, 0 errors",
+    "long": "within 10% of page 1",
+    "search": "p50 < 50 ms",
+    "post": ">= 200/s",
+    "no plugins": "all plugins cost <= 15%",
+}
+
+
+def verdict(r: Result, by_page: dict[str, Result], floor: Result | None) -> str:
+    """The result beside its target: the figure the target is about, and met or missed."""
+    thread = by_page.get("thread")
+    if r.page == "thread" and floor is not None:
+        ratio = r.rps / floor.rps
+        met = ratio >= 0.4 and r.p99_ms < 150 and r.errors == 0
+        return f"{ratio:.0%} of the floor: {'met' if met else '**missed**'}"
+    if r.page == "long" and thread is not None:
+        ratio = r.rps / thread.rps
+        return f"{ratio:.0%} of page 1: {'met' if ratio >= 0.9 else '**missed**'}"
+    if r.page == "search":
+        return "met" if r.p50_ms < 50 else "**missed**"
+    if r.page == "post":
+        return "met" if r.rps >= 200 else "**missed**"
+    if r.page == "no plugins" and thread is not None:
+        cost = 1 - thread.rps / r.rps
+        return f"plugins cost {cost:.0%}: {'met' if cost <= 0.15 else '**missed**'}"
+    return ""
+
+
+def report(
+    results: list[Result],
+    peaks: dict[str, list[float]],
+    fanouts: dict[str, list[fanout.Fanout]],
+    memory: list[tuple[int, list[float]]],
+) -> None:
     print()
-    print("| page | configuration | req/s | p50 ms | p99 ms | errors | vs floor |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    floors = {r.config.split(", ")[1]: r.rps for r in results if r.config.startswith("floor")}
-    for r in results:
-        ratio = ""
-        if r.page == "thread" and not r.config.startswith("floor"):
-            base = floors.get(r.config.split(", ")[1])
-            ratio = f"{r.rps / base:.0%}" if base else ""
-        print(r.row(ratio))
+    print("| page | configuration | req/s | p50 ms | p99 ms | errors | target | |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
+    for config in dict.fromkeys(r.config for r in results if not r.config.startswith("floor")):
+        mine = [r for r in results if r.config == config]
+        floor = next((r for r in results if r.config == f"floor ({config})"), None)
+        by_page = {r.page: r for r in mine}
+        if floor is not None:
+            print(floor.row("", ""))
+        for r in mine:
+            print(r.row(TARGETS.get(r.page, ""), verdict(r, by_page, floor)))
     print()
     for config, values in peaks.items():
         print(f"peak memory per process ({config}): " + ", ".join(f"{v:.0f} MB" for v in values))
+    for config, outcomes in fanouts.items():
+        for outcome in outcomes:
+            print(f"{config}:{outcome.line()}")
+    if memory:
+        half = min(memory, key=lambda mark: abs(mark[0] - memory[-1][0] / 2))
+        end = memory[-1]
+        growth = max(b - a for a, b in zip(half[1], end[1], strict=True))
+        worst = max(end[1])
+        met = worst < 200 and growth <= 5
+        print(
+            f"memory after {end[0]:,} requests: {', '.join(f'{m:.0f} MB' for m in end[1])} "
+            f"(after {half[0]:,}: {', '.join(f'{m:.0f} MB' for m in half[1])}); target < 200 MB, "
+            f"no growth in the second half: {'met' if met else '**missed**'}"
+        )
 
 
 if __name__ == "__main__":

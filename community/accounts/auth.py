@@ -26,6 +26,7 @@ from community.accounts.services import (
 from community.db import utcnow
 from community.errors import ServiceError
 from community.events import MemberSeen, emit
+from community.forum import visibility
 from community.plugins import activate
 from community.web import campaign
 
@@ -51,9 +52,14 @@ class AuthMiddleware(ASGIMiddleware):
             state_["site"] = site = await instance_settings(db, state.settings.name)
             # The plugins enabled right now (every request re-reads them: no restart needed).
             activate(state.plugins, site)
-            scope["user"] = await _authenticate(scope, db)
-            await campaign.note(scope, db, state.plugins.limiter, scope["user"])
-            await next_app(scope, receive, send)
+            scope["user"] = member = await _authenticate(scope, db)
+            await campaign.note(scope, db, state.plugins.limiter, member)
+            seen = await visibility.resolve(db, member)
+            if seen is None:
+                await next_app(scope, receive, send)
+                return
+            with visibility.resolved(member.id, seen):  # type: ignore[union-attr]
+                await next_app(scope, receive, send)
 
 
 async def _authenticate(scope: Scope, db: AsyncSession) -> Member | None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -75,6 +76,13 @@ class Thread(Base):
     __table_args__ = (
         Index("ix_threads_category_activity", "category_id", "last_posted_at"),
         Index("ix_threads_activity", "last_posted_at"),
+        # Few threads are pinned: the home page finds them without walking the others.
+        Index(
+            "ix_threads_pinned",
+            "last_posted_at",
+            postgresql_where=text("pinned IS NOT NULL"),
+            sqlite_where=text("pinned IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1152,18 +1152,17 @@ async def posts_between(
     """Posts numbered ``first``..``last`` with what the page shows beside each, in two queries
     whatever their number: the posts, their authors and the member's bookmarks; then up to ten
     names per reaction, and the member's own reactions."""
-    in_range = and_(
-        Post.thread_id == thread.id,
-        Post.number.between(first, last),
-        visibility.held_posts(member),
-    )
     bookmarked = (
         exists().where(Bookmark.post_id == Post.id, Bookmark.member_id == member.id).label("mark")
     )
     result = await db.execute(
         select(Post, Member, bookmarked)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(in_range)
+        .where(
+            Post.thread_id == thread.id,
+            Post.number.between(first, last),
+            visibility.held_posts(member),
+        )
         .order_by(Post.number)
         # No more rows than numbers in the range ((thread, number) is unique): without the
         # limit PostgreSQL guesses thousands of rows in a long thread and hashes every member.
@@ -1183,7 +1182,8 @@ async def posts_between(
         return views
     by_id = {view.post.id: view for view in views}
     # The posts' reactions by who made them, first ten names per emoji, and the member's own
-    # wherever they rank; the posts picked by their range, as above, not by a list of ids.
+    # wherever they rank. By the posts' ids: PostgreSQL guesses a range in a long thread at
+    # thousands of posts and would join every reaction.
     ranked = (
         select(
             Reaction.post_id,
@@ -1198,8 +1198,7 @@ async def posts_between(
             .label("rank"),
         )
         .join(Member, Member.id == Reaction.member_id)
-        .join(Post, Post.id == Reaction.post_id)
-        .where(in_range)
+        .where(Reaction.post_id.in_(list(by_id)))
         .subquery()
     )
     names = await db.execute(

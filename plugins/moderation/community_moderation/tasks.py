@@ -162,6 +162,10 @@ def render_slot(slot: Slot, context: dict[str, Any]) -> str | None:
     post = context.get("post")
     if slot is Slot.post_footer and member is not None and post is not None:
         mine = post.author_id == member.id
-        link = Markup('<a href="/p/moderation/flag/{}" class="flag-link">Flag</a>')
-        return None if mine else str(link.format(post.id))
+        # Once per post on a thread page: an f-string of an integer id, not Markup.format.
+        return (
+            None
+            if mine
+            else f'<a href="/p/moderation/flag/{int(post.id)}" class="flag-link">Flag</a>'
+        )
     return None
