@@ -123,6 +123,24 @@ async def _views(app: Litestar, thread_id: int) -> int:
         return int(await db.scalar(select(Thread.view_count).where(Thread.id == thread_id)) or 0)
 
 
+async def test_a_members_request_works_out_their_categories_once(app):
+    """The thread conditions of a member's request read the list of categories they see, made
+    by one statement, instead of nesting the category rules in every statement."""
+    for name in ("alice", "bob", "carol"):
+        await make_member(app, name)
+    thread = (await populate(app, 1, 2))[0]
+    async with browser(app) as client:
+        await sign_in(client, "carol")
+        for path in (f"{thread.url}?page=1", "/", "/search?q=reply"):
+            await client.get(path)
+            with counting(app) as statements:
+                assert (await client.get(path)).status_code == 200
+            rules = [s for s in statements if "category_permissions" in s]
+            resolving = [s for s in rules if s.startswith("SELECT categories.id \nFROM categories")]
+            assert len(resolving) == 1, (path, rules)
+            assert not [s for s in rules if "FROM threads" in s], (path, rules)
+
+
 async def test_lists_cost_the_same_for_any_number_of_threads(app):
     for name in ("alice", "bob", "carol"):
         await make_member(app, name)
