@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -55,26 +56,48 @@ async def _client(
     )
     writer.write(request.encode())
     await writer.drain()
-    event = ""
+    event, pending = "", b""
     try:
-        while True:
-            line = await reader.readline()
-            if not line:
-                return
-            text = line.decode().rstrip("\r\n")
-            if text.startswith("event:"):
-                event = text[6:].strip()
-            elif text.startswith("data:"):
-                if event == "ready":
+        async for data in _body(reader):
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                text = line.decode().rstrip("\r")
+                if text.startswith("event:"):
+                    event = text[6:].strip()
+                elif text.startswith("data:") and event == "ready":
                     connected.append(1)
                     if len(connected) == total:
                         ready.set()
-                elif event == "post":
+                elif text.startswith("data:") and event == "post":
                     number = text[5:].strip()
                     if number.isdigit():
                         heard.setdefault(int(number), []).append(time.perf_counter())
+                elif not text:
+                    event = ""  # a blank line ends the message
     finally:
         writer.close()
+
+
+async def _body(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The response body as it comes, its chunked transfer encoding undone."""
+    status = await reader.readline()
+    if b" 200 " not in status:
+        raise SystemExit(f"fan-out: /live answered {status!r}")
+    chunked = False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower():
+            chunked = True
+    if not chunked:
+        while data := await reader.read(65536):
+            yield data
+        return
+    while size_line := await reader.readline():
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return
+        yield await reader.readexactly(size)
+        await reader.readexactly(2)  # the chunk's CRLF
 
 
 async def run(

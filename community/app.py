@@ -23,7 +23,6 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
-from redis.asyncio import Redis
 
 from community import __version__, live
 from community.accounts import api as accounts_api
@@ -33,7 +32,7 @@ from community.accounts.services import instance_settings
 from community.admin import jobs as admin_jobs
 from community.admin import plugins as admin_plugins
 from community.admin import routes as admin_routes
-from community.db import create_engine, create_sessionmaker, ping
+from community.db import create_engine, create_redis, create_sessionmaker, ping
 from community.errors import ServiceError
 from community.events import DISPATCH, Event
 from community.forum import api as forum_api
@@ -215,7 +214,7 @@ def create_app(
     side = (
         engine if engine.dialect.name == "sqlite" else create_engine(settings.database_url, 5, 10)
     )
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
     if redis is not None:
         stores = {
             "sessions": RedisStore(redis, namespace=f"{namespace}:sessions"),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -102,6 +103,14 @@ def create_engine(database_url: str, pool_size: int = 10, max_overflow: int = 10
         cursor.close()
 
     return engine
+
+
+def create_redis(url: str, max_connections: int = 100, wait: float = 10.0) -> Redis:
+    """A Redis client whose pool makes callers wait, up to ``wait`` seconds, for one of its
+    ``max_connections`` connections: redis-py's default pool fails at once when all are in use
+    (a burst of 300 pages opening their live streams answered 500s)."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait)
+    return Redis.from_pool(pool)
 
 
 def create_sessionmaker(

@@ -79,7 +79,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
-from community.db import Base, UTCDateTime, create_engine, create_sessionmaker, utcnow
+from community.db import (
+    Base,
+    UTCDateTime,
+    create_engine,
+    create_redis,
+    create_sessionmaker,
+    utcnow,
+)
 from community.errors import ServiceError
 from community.events import DISPATCH, Event
 from community.settings import Settings
@@ -778,7 +785,7 @@ async def run_worker(
     if engine is not None:
         sessionmaker = create_sessionmaker(engine)
     assert sessionmaker is not None
-    redis: Redis = Redis.from_url(settings.redis_url)
+    redis: Redis = create_redis(settings.redis_url)
     queue = saq_queue(redis, namespace)
     runner = JobRunner(
         sessionmaker,
