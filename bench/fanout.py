@@ -83,7 +83,7 @@ async def _body(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
     """The response body as it comes, its chunked transfer encoding undone."""
     status = await reader.readline()
     if b" 200 " not in status:
-        raise SystemExit(f"fan-out: /live answered {status!r}")
+        raise RuntimeError(f"/live answered {status!r}")
     chunked = False
     while (line := await reader.readline()) not in (b"\r\n", b""):
         if line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower():
@@ -136,7 +136,7 @@ async def run(
                 headers={"Authorization": f"Bearer {token}"},
             )
             if answer.status_code != 201:
-                raise SystemExit(f"fan-out: posting answered {answer.status_code}: {answer.text}")
+                raise RuntimeError(f"posting answered {answer.status_code}: {answer.text}")
             sent[int(answer.json()["number"])] = started
             await asyncio.sleep(0.5)
     await asyncio.sleep(3)  # the stragglers

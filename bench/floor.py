@@ -16,7 +16,7 @@ from jinja2 import Environment, select_autoescape
 from litestar import Litestar, MediaType, Response, get
 from sqlalchemy import text
 
-from community.db import create_engine
+from community.db import UTCDateTime, create_engine
 
 PAGE = Environment(autoescape=select_autoescape(default=True)).from_string(
     """<!doctype html>
@@ -40,7 +40,7 @@ POSTS = text(
     "SELECT p.number, p.html, p.created_at, m.username, m.display_name "
     "FROM posts p LEFT JOIN members m ON m.id = p.author_id "
     "WHERE p.thread_id = :id ORDER BY p.number LIMIT 20"
-)
+).columns(created_at=UTCDateTime())  # SQLite hands back text without the column's type
 
 
 def create_app() -> Litestar:

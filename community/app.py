@@ -209,11 +209,9 @@ def create_app(
     engine = create_engine(settings.database_url)
     # Plugins' own sessions (plugins.session()) come from a pool of their own: a gate or a slot
     # opens one while the request's session holds a connection, and with one pool a burst of
-    # requests could hold every connection, each waiting for a second. SQLite has one writer
-    # and no pool to run out of: one engine.
-    side = (
-        engine if engine.dialect.name == "sqlite" else create_engine(settings.database_url, 5, 10)
-    )
+    # requests could hold every connection, each waiting for a second (on SQLite as on
+    # PostgreSQL: 32 replies at once answered nothing for 30 s).
+    side = create_engine(settings.database_url, 5, 10)
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     if redis is not None:
         stores = {

@@ -1,8 +1,8 @@
 """A plugin's own session (``plugins.session()``, which gates and slots open while the
 request's session holds a connection) comes from a pool of its own: with one pool, a burst of
 requests could hold every connection, each waiting for a second one. Here the request pool has
-one connection: every request holds it while its gate asks for another. PostgreSQL only (SQLite
-has one writer and one engine)."""
+one connection: every request holds it while its gate asks for another. On SQLite too: its
+engine has a pool as well (32 replies at once to the embedded server answered nothing)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,6 @@ def enabled_plugins() -> list[str]:
 @pytest.fixture(autouse=True)
 def one_request_connection(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     """The app's first engine (the requests') keeps one connection and waits 3 s at most."""
-    if make_url(settings.database_url).get_backend_name() == "sqlite":
-        pytest.skip("SQLite has one engine for requests and plugins")
     made = community.app.create_engine
     calls: list[str] = []
 
