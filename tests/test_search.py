@@ -415,3 +415,23 @@ def test_fts5_query_quotes_every_word() -> None:
     assert search.fts5_query("trailing space ") == '"trailing" "space"'
     assert search.fts5_query('"exact words"') == '"exact" "words"'
     assert search.fts5_query('"*-:()') == ""
+
+
+async def test_postgresql_ranks_the_newest_matches_unless_filtered(
+    app: Litestar, people: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word ranks only its newest ``RANK_WINDOW`` body matches (titles still count);
+    a filtered search ranks every match."""
+    async with app.state.sessionmaker() as db:
+        if db.bind.dialect.name != "postgresql":
+            pytest.skip("the window is PostgreSQL's")
+        monkeypatch.setattr(search, "RANK_WINDOW", 2)
+        general = await category(db, "General")
+        thread, first = await start(db, "alice", general, "Kettles", "A kettle, the oldest.")
+        older = await answer(db, "Bob", thread, "My kettle whistles.")
+        newer = [await answer(db, "carol", thread, f"Kettle number {n}.") for n in range(2)]
+        unfiltered = await find(db, "alice", "kettle")
+        by_bob = await find(db, "alice", "kettle", author="bob")
+    assert set(post_ids(unfiltered)) == {first.id, *(p.id for p in newer)}  # the title's too
+    assert older.id not in post_ids(unfiltered)
+    assert post_ids(by_bob) == [older.id]
