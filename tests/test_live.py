@@ -225,3 +225,25 @@ async def test_the_stream_ends_when_access_ends(app):
     allowed[0] = False
     with pytest.raises(StopAsyncIteration):
         await next_message(stream)
+
+
+async def test_an_open_stream_hears_that_its_member_lost_the_thread(app, monkeypatch):
+    """The recheck runs inside the streaming request, where the categories the member saw
+    when it opened were worked out once: it must work them out again."""
+    thread = await setup_thread(app, visible_to=["Crew"])
+
+    async def losing_access(
+        channels: ChannelsPlugin, names: list[str], still_allowed: Any = None, **_: Any
+    ) -> AsyncIterator[Any]:
+        yield {"event": "before", "data": str(await still_allowed())}
+        async with app.state.sessionmaker() as db:
+            crew = await accounts.group_by_name(db, "Crew")
+            await accounts.remove_from_group(db, crew, await accounts.member_by_username(db, "bob"))
+        yield {"event": "after", "data": str(await still_allowed())}
+
+    monkeypatch.setattr(live, "stream", losing_access)
+    async with browser(app) as client:
+        await sign_in(client, "bob")
+        response = await client.get(f"/live?thread={thread.id}")
+    assert "event: before\r\ndata: True" in response.text
+    assert "event: after\r\ndata: False" in response.text

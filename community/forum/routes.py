@@ -18,7 +18,7 @@ from community.accounts.routes import PUBLIC, Form, text
 from community.accounts.routes import _settings_page as settings_page
 from community.accounts.services import instance_settings
 from community.errors import ServiceError
-from community.forum import conversations, feeds, markup, notify, search, services
+from community.forum import conversations, feeds, markup, notify, search, services, visibility
 from community.forum.models import Thread
 from community.web import render
 
@@ -783,8 +783,11 @@ async def live_stream(
             if current is None or current.is_suspended() or current.session_epoch != epoch:
                 return False
             if thread is not None:
+                # The categories resolved when the stream opened may be hours old: again.
+                seen = await visibility.resolve(check, current)
                 try:
-                    await services.thread_for(check, current, thread)
+                    with visibility.resolved(current.id, seen or []):
+                        await services.thread_for(check, current, thread)
                 except ServiceError:
                     return False
             site = await instance_settings(check, state.settings.name)

@@ -12,7 +12,8 @@ A request by a member (not staff) works out the categories they see once, as a l
 (``resolve``, called by the auth middleware), and every thread condition of that request reads
 the list instead of nesting the category rules in each statement: building the rules was a
 tenth of a thread page's CPU, and PostgreSQL hashed every thread through them in search.
-Staff keep the nested rules: they create and change categories within a request.
+Staff keep the nested rules: they create and change categories within a request. A response
+that lasts (the live stream, which asks again every minute) resolves again each time.
 """
 
 from __future__ import annotations
