@@ -324,6 +324,7 @@ def create_app(
             {
                 "settings": settings,
                 "engine": engine,
+                "plugin_engine": side,
                 "sessionmaker": sessionmaker,
                 "plugins": plugins,
                 "jobs": jobs,

@@ -178,6 +178,7 @@ async def _work(app: Any, concurrency: int) -> None:
             stop.set()  # the last health records are written before it returns
             await health
             await state.engine.dispose()
+            await state.plugin_engine.dispose()
             await state.redis.aclose()
 
 

@@ -785,7 +785,8 @@ async def run_worker(
     if engine is not None:
         sessionmaker = create_sessionmaker(engine)
     assert sessionmaker is not None
-    redis: Redis = create_redis(settings.redis_url)
+    # Each idle SAQ slot holds a connection while it waits for a job.
+    redis: Redis = create_redis(settings.redis_url, max_connections=concurrency + 30)
     queue = saq_queue(redis, namespace)
     runner = JobRunner(
         sessionmaker,

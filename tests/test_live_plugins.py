@@ -19,6 +19,7 @@ from community import live
 from community import plugins as plugin_api
 from community.accounts import services as accounts
 from community.accounts.models import Member
+from community.forum import services as forum
 from community.testing import SITE_NAME, browser, enable_plugin, make_member, plugin_health, sign_in
 from tests.plugins import chatter, hello
 from tests.test_live import next_message, settled
@@ -204,3 +205,38 @@ def test_publish_checks_names_and_needs_a_running_app():
     with pytest.raises(ValueError, match="event"):
         plugin_api.publish("hello", "greetings", "sse:greeted")
     plugin_api.publish("hello", "greetings", "greeted")  # a script: nothing to tell, no error
+
+
+async def test_a_plugin_setting_changed_while_a_stream_is_open_hides_its_thread_at_the_recheck(
+    app, monkeypatch
+):
+    """The recheck runs inside the streaming request: the plugins' settings as they were when
+    it opened, and the categories seen then, are read again."""
+    await make_member(app, "alice")
+    async with app.state.sessionmaker() as db:
+        site = await accounts.instance_settings(db, SITE_NAME)
+        alice = await accounts.member_by_username(db, "alice")
+        lab = await forum.save_category(db, None, {"name": "Classified lab"})
+        thread, _ = await forum.create_thread(
+            db, alice, category_id=lab.id, title="Notes", body="ocelot", site=site
+        )
+
+    async def hide(word: str) -> None:
+        async with app.state.sessionmaker() as db:
+            settings = {"greeting": "Hi", "times": "1", "hidden_word": word}
+            await plugin_api.save_settings(db, app.state.plugins, "hello", settings)
+
+    async def hiding(
+        channels: ChannelsPlugin, names: list[str], still_allowed: Any = None, **_: Any
+    ) -> AsyncIterator[ServerSentEventMessage]:
+        yield ServerSentEventMessage(event="before", data=str(await still_allowed()))
+        await hide("Classified")
+        yield ServerSentEventMessage(event="after", data=str(await still_allowed()))
+
+    await hide("")
+    monkeypatch.setattr(live, "stream", hiding)
+    async with browser(app) as client:
+        await sign_in(client, "alice")
+        response = await client.get(f"/live?thread={thread.id}")
+    assert "event: before\r\ndata: True" in response.text
+    assert "event: after\r\ndata: False" in response.text

@@ -435,3 +435,25 @@ async def test_postgresql_ranks_the_newest_matches_unless_filtered(
     assert set(post_ids(unfiltered)) == {first.id, *(p.id for p in newer)}  # the title's too
     assert older.id not in post_ids(unfiltered)
     assert post_ids(by_bob) == [older.id]
+
+
+async def test_the_window_counts_only_what_the_member_may_see(
+    app: Litestar, people: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recent matches in a private category neither crowd an outsider's older match out of
+    the window nor show in their count."""
+    async with app.state.sessionmaker() as db:
+        if db.bind.dialect.name != "postgresql":
+            pytest.skip("the window is PostgreSQL's")
+        monkeypatch.setattr(search, "RANK_WINDOW", 2)
+        crew = await accounts.create_group(db, "Crew")
+        await accounts.add_to_group(db, crew, await who(db, "alice"))
+        general = await category(db, "General")
+        secret = await category(db, "Crew room", visible_to_groups=["Crew"])
+        _, public = await start(db, "Bob", general, "Kitchen", "My teapot drips.")
+        hidden, _ = await start(db, "alice", secret, "Plans", "A secret teapot plan.")
+        newest = [await answer(db, "alice", hidden, f"Another teapot {n}.") for n in range(2)]
+        outsider = await find(db, "carol", "teapot")
+        insider = await find(db, "alice", "teapot")
+    assert post_ids(outsider) == [public.id] and outsider.total == 1
+    assert set(post_ids(insider)) == {p.id for p in newest} and insider.total == 2

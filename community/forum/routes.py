@@ -782,16 +782,17 @@ async def live_stream(
             current = await check.get(Member, member_id)
             if current is None or current.is_suspended() or current.session_epoch != epoch:
                 return False
-            if thread is not None:
-                # The categories resolved when the stream opened may be hours old: again.
-                seen = await visibility.resolve(check, current)
-                try:
-                    with visibility.resolved(current.id, seen or []):
-                        await services.thread_for(check, current, thread)
-                except ServiceError:
-                    return False
+            # The plugins enabled and the categories seen when the stream opened may be hours
+            # old: both again.
             site = await instance_settings(check, state.settings.name)
             with plugins.activated(state.plugins, site):
+                if thread is not None:
+                    seen = await visibility.resolve(check, current)
+                    try:
+                        with visibility.resolved(current.id, seen or []):
+                            await services.thread_for(check, current, thread)
+                    except ServiceError:
+                        return False
                 return await plugins.live_channels(current) == plugin_channels
 
     await db.close()  # the stream may stay open for hours: give the connection back

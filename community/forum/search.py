@@ -151,13 +151,13 @@ async def search(
     if filters is None:
         return empty
     if _dialect(db) == "postgresql":
-        plan = _postgresql(query, window=None if filters else RANK_WINDOW)
+        plan = _postgresql(query, None if filters else RANK_WINDOW, _visible(member))
     else:
         fts_query = fts5_query(query)
         if not fts_query:
             return empty
         plan = _sqlite(fts_query)
-    matches = plan.matches.where(visibility.threads(member), visibility.posts(member), *filters)
+    matches = plan.matches.where(*_visible(member), *filters)
     total = await db.scalar(select(func.count()).select_from(matches.limit(MAX_TOTAL).subquery()))
     if not total or offset >= total:
         return SearchPage([], total or 0, query)
@@ -270,16 +270,28 @@ class _Plan:
     """SQLite: ``snippet()`` needs ``posts_fts`` matched in its own SELECT."""
 
 
-def _postgresql(query: str, window: int | None) -> _Plan:
-    """Body matches (the newest ``window`` of them, when given) and first posts of title
-    matches, each found through its GIN index; a post's body vector is stored
-    (``posts.search_vector``, migration 0009), so ranking does not parse each again."""
+def _visible(member: Member) -> list[ColumnElement[bool]]:
+    """The conditions on ``Post`` and ``Thread`` that ``member`` may see a match."""
+    return [visibility.threads(member), visibility.posts(member)]
+
+
+def _postgresql(query: str, window: int | None, visible: list[ColumnElement[bool]]) -> _Plan:
+    """Body matches (the newest ``window`` the member may see, when given: a window over
+    everyone's posts would return fewer results when recent matches are private, and its
+    count would tell of them) and first posts of title matches, each found through its GIN
+    index; a post's body vector is stored (``posts.search_vector``, migration 0009), so
+    ranking does not parse each again."""
     tsquery = func.websearch_to_tsquery(ENGLISH, query)
     body_vector = literal_column("posts.search_vector")
     title_vector = func.to_tsvector(ENGLISH, Thread.title)
     body = select(Post.id.label("post_id")).where(body_vector.op("@@")(tsquery))
     if window is not None:
-        body = body.order_by(Post.id.desc()).limit(window)
+        body = (
+            body.join(Thread, Thread.id == Post.thread_id)
+            .where(*visible)
+            .order_by(Post.id.desc())
+            .limit(window)
+        )
     hits = union(
         body,
         select(Post.id.label("post_id"))
