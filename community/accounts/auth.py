@@ -54,11 +54,7 @@ class AuthMiddleware(ASGIMiddleware):
             activate(state.plugins, site)
             scope["user"] = member = await _authenticate(scope, db)
             await campaign.note(scope, db, state.plugins.limiter, member)
-            seen = await visibility.resolve(db, member)
-            if seen is None:
-                await next_app(scope, receive, send)
-                return
-            with visibility.resolved(member.id, seen):  # type: ignore[union-attr]
+            async with visibility.resolving(db, member):
                 await next_app(scope, receive, send)
 
 

@@ -787,9 +787,8 @@ async def live_stream(
             site = await instance_settings(check, state.settings.name)
             with plugins.activated(state.plugins, site):
                 if thread is not None:
-                    seen = await visibility.resolve(check, current)
                     try:
-                        with visibility.resolved(current.id, seen or []):
+                        async with visibility.resolving(check, current):
                             await services.thread_for(check, current, thread)
                     except ServiceError:
                         return False

@@ -9,17 +9,18 @@ are seen only by staff; posts (and threads) a gate held for review only by their
 staff.
 
 A request by a member (not staff) works out the categories they see once, as a list of ids
-(``resolve``, called by the auth middleware), and every thread condition of that request reads
-the list instead of nesting the category rules in each statement: building the rules was a
-tenth of a thread page's CPU, and PostgreSQL hashed every thread through them in search.
+(``resolving``, around the request in the auth middleware), and every thread condition of
+that request reads the list instead of nesting the category rules in each statement: building
+the rules was a tenth of a thread page's CPU, and PostgreSQL hashed every thread through them
+in search.
 Staff keep the nested rules: they create and change categories within a request. A response
 that lasts (the live stream, which asks again every minute) resolves again each time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -65,22 +66,19 @@ _resolved: ContextVar[tuple[int, list[int]] | None] = ContextVar("resolved", def
 """(member id, the ids of the categories they see) for the request being served."""
 
 
-@contextmanager
-def resolved(member_id: int, category_ids: list[int]) -> Iterator[None]:
-    """Within the block, ``threads`` reads ``category_ids`` for member ``member_id``."""
-    token = _resolved.set((member_id, category_ids))
+@asynccontextmanager
+async def resolving(db: AsyncSession, member: Member | None) -> AsyncIterator[None]:
+    """Within the block, ``threads`` reads the ids of the categories ``member`` sees, worked
+    out now in one statement; staff and visitors keep the nested rules."""
+    if member is None or member.is_staff:
+        yield
+        return
+    ids = list(await db.scalars(select(Category.id).where(categories(member))))
+    token = _resolved.set((member.id, ids))
     try:
         yield
     finally:
         _resolved.reset(token)
-
-
-async def resolve(db: AsyncSession, member: Member | None) -> list[int] | None:
-    """The ids of the categories ``member`` sees, for ``resolved``; None for staff and
-    visitors, who keep the nested rules."""
-    if member is None or member.is_staff:
-        return None
-    return list(await db.scalars(select(Category.id).where(categories(member))))
 
 
 def threads(member: Member, thread: Any = Thread) -> ColumnElement[bool]:
