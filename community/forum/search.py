@@ -151,14 +151,15 @@ async def search(
     filters = _filters(category_id, author, since, until)
     if filters is None:
         return empty
+    visible = [visibility.threads(member), visibility.posts(member)]
     if _dialect(db) == "postgresql":
-        plan = _postgresql(query, None if filters else RANK_WINDOW, _visible(member))
+        plan = _postgresql(query, None if filters else RANK_WINDOW, visible)
     else:
         fts_query = fts5_query(query)
         if not fts_query:
             return empty
         plan = _sqlite(fts_query)
-    matches = plan.matches.where(*_visible(member), *filters)
+    matches = plan.matches.where(*visible, *filters)
     total = await db.scalar(select(func.count()).select_from(matches.limit(MAX_TOTAL).subquery()))
     if not total or offset >= total:
         return SearchPage([], total or 0, query)
@@ -269,11 +270,6 @@ class _Plan:
     """The raw snippet of the post's body, matches between ``START`` and ``STOP``."""
     fts_query: str | None = None
     """SQLite: ``snippet()`` needs ``posts_fts`` matched in its own SELECT."""
-
-
-def _visible(member: Member) -> list[ColumnElement[bool]]:
-    """The conditions on ``Post`` and ``Thread`` that ``member`` may see a match."""
-    return [visibility.threads(member), visibility.posts(member)]
 
 
 def _postgresql(query: str, window: int | None, visible: list[ColumnElement[bool]]) -> _Plan:

@@ -1209,9 +1209,7 @@ async def posts_between(
         .order_by(ranked.c.post_id, ranked.c.emoji, ranked.c.rank)
     )
     for post_id, emoji, member_id, rank, username in names.all():
-        view = by_id.get(post_id)
-        if view is None:
-            continue
+        view = by_id[post_id]
         if member_id == member.id:
             view.my_reactions.add(emoji)
         if rank <= 10:
