@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -227,23 +227,40 @@ async def test_the_stream_ends_when_access_ends(app):
         await next_message(stream)
 
 
-async def test_an_open_stream_hears_that_its_member_lost_the_thread(app, monkeypatch):
-    """The recheck runs inside the streaming request, where the categories the member saw
-    when it opened were worked out once: it must work them out again."""
-    thread = await setup_thread(app, visible_to=["Crew"])
+async def recheck_around(
+    app: Litestar,
+    monkeypatch: pytest.MonkeyPatch,
+    username: str,
+    thread_id: int,
+    change: Callable[[], Awaitable[None]],
+) -> tuple[bool, bool]:
+    """What the /live stream's recheck answers, run inside the streaming request (where the
+    request's own state lives), before and after ``change``."""
+    answers: list[bool] = []
 
-    async def losing_access(
+    async def checking(
         channels: ChannelsPlugin, names: list[str], still_allowed: Any = None, **_: Any
     ) -> AsyncIterator[Any]:
-        yield {"event": "before", "data": str(await still_allowed())}
+        answers.append(await still_allowed())
+        await change()
+        answers.append(await still_allowed())
+        yield {"event": "checked", "data": ""}
+
+    monkeypatch.setattr(live, "stream", checking)
+    async with browser(app) as client:
+        await sign_in(client, username)
+        assert (await client.get(f"/live?thread={thread_id}")).status_code == 200
+    before, after = answers
+    return before, after
+
+
+async def test_an_open_stream_hears_that_its_member_lost_the_thread(app, monkeypatch):
+    """The categories the member saw when the stream opened are worked out again."""
+    thread = await setup_thread(app, visible_to=["Crew"])
+
+    async def remove_bob() -> None:
         async with app.state.sessionmaker() as db:
             crew = await accounts.group_by_name(db, "Crew")
             await accounts.remove_from_group(db, crew, await accounts.member_by_username(db, "bob"))
-        yield {"event": "after", "data": str(await still_allowed())}
 
-    monkeypatch.setattr(live, "stream", losing_access)
-    async with browser(app) as client:
-        await sign_in(client, "bob")
-        response = await client.get(f"/live?thread={thread.id}")
-    assert "event: before\r\ndata: True" in response.text
-    assert "event: after\r\ndata: False" in response.text
+    assert await recheck_around(app, monkeypatch, "bob", thread.id, remove_bob) == (True, False)
